@@ -1,0 +1,70 @@
+"""The trivial baseline every model must beat: an entity's historical mean label.
+
+For an anchor t it averages the entity's labels of earlier anchors whose windows had closed by
+t (anchor + horizon <= t), so it never sees a label from the future; entities without history
+get the training mean.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from . import metrics
+from .families import FitOptions, Fitted, Rows
+from .task import Task
+
+
+class HistoryMean:
+    def __init__(self, global_mean: float):
+        self.global_mean = global_mean
+
+    def predict(self, con, task: Task, rows: Rows) -> np.ndarray:
+        con.execute("CREATE OR REPLACE TEMP TABLE relatron_score_rows AS SELECT * FROM "
+                    "(SELECT unnest(?) AS anchor_time, unnest(?) AS entity_id) ",
+                    [list(rows.anchor_time), list(rows.entity_id)])
+        out = con.execute(
+            "SELECT AVG(h.label) FROM (SELECT row_number() OVER () AS i, * FROM "
+            "relatron_score_rows) AS r LEFT JOIN relatron.task_rows AS h ON h.task = ? AND "
+            "h.entity_id = r.entity_id AND h.anchor_time + ? <= r.anchor_time "
+            "GROUP BY r.i ORDER BY r.i", [task.name, task.horizon]).fetchnumpy()
+        con.execute("DROP TABLE relatron_score_rows")
+        values = np.asarray(next(iter(out.values())), dtype=float)
+        values = np.where(np.isnan(values), self.global_mean, values)
+        if task.kind == "multiclass":
+            values = np.round(values)
+        return values
+
+
+class Baseline:
+    name = "baseline"
+    default_budget = 1
+
+    def fit(self, con, task: Task, options: FitOptions) -> Fitted:
+        started = time.perf_counter()
+        train_mean = con.execute("SELECT AVG(label) FROM relatron.task_rows WHERE task = ? AND "
+                                 "split = 'train'", [task.name]).fetchall()[0][0]
+        model = HistoryMean(float(train_mean if train_mean is not None else 0.0))
+        val = _rows(con, task, "val")
+        score = metrics.primary(task.kind, metrics.evaluate(task.kind, val.label,
+                                                            model.predict(con, task, val)))
+        config = {"global_mean": model.global_mean}
+        options.trial_log(trial=0, config=config, val_metric=score,
+                          seconds=time.perf_counter() - started)
+        return Fitted(model, config, {"config": ("json", json.dumps(config).encode())},
+                      [{"feature": "entity_history_mean", "importance": 1.0,
+                        "description": "mean label of the entity's earlier, closed windows",
+                        "sql": None}], score)
+
+    def load(self, config: dict, artifacts: dict[str, bytes]) -> HistoryMean:
+        return HistoryMean(float(config["global_mean"]))
+
+
+def _rows(con, task: Task, split: str) -> Rows:
+    from .task import task_rows
+    r = task_rows(con, task.name, split)
+    return Rows(r["anchor_time"], r["entity_id"], r["split"], r["label"])
+
+
+FAMILY = Baseline()

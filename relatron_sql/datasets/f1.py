@@ -1,0 +1,109 @@
+"""rel-f1 exactly as RelBench builds it from the Ergast CSVs, with its three driver tasks.
+
+Nine tables; URLs, free-text times and sparse session columns dropped; ``\\N`` read as NULL;
+``races.date`` is the race date plus its start time (midnight when unknown); event tables take
+their date from the race, and qualifying from the day before the race.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+_READ = "read_csv(?, nullstr = '\\N', header = true, null_padding = true)"
+
+FILES = ("races", "circuits", "drivers", "results", "driver_standings", "constructors",
+         "constructor_results", "constructor_standings", "qualifying")
+
+# (table, source file, SELECT over that file bound as ``src``)
+TABLES = (
+    ("circuits", "circuits",
+     "SELECT circuitId, circuitRef, name, location, country, lat, lng, alt FROM src"),
+    ("drivers", "drivers",
+     "SELECT driverId, driverRef, code, forename, surname, CAST(dob AS TIMESTAMP) AS dob, "
+     "nationality FROM src"),
+    ("constructors", "constructors",
+     "SELECT constructorId, constructorRef, name, nationality FROM src"),
+    ("races", "races",
+     "SELECT raceId, year, round, circuitId, name, "
+     "CAST(date AS DATE) + COALESCE(CAST(time AS TIME), TIME '00:00:00') AS date FROM src"),
+    ("results", "results",
+     "SELECT s.resultId, s.raceId, s.driverId, s.constructorId, s.number, s.grid, s.position, "
+     "s.positionOrder, s.points, s.laps, s.milliseconds, s.fastestLap, s.rank, s.statusId, "
+     "r.date FROM src AS s LEFT JOIN races AS r USING (raceId)"),
+    ("standings", "driver_standings",
+     "SELECT s.driverStandingsId, s.raceId, s.driverId, s.points, s.position, s.wins, r.date "
+     "FROM src AS s LEFT JOIN races AS r USING (raceId)"),
+    ("constructor_results", "constructor_results",
+     "SELECT s.constructorResultsId, s.raceId, s.constructorId, s.points, s.status, r.date "
+     "FROM src AS s LEFT JOIN races AS r USING (raceId)"),
+    ("constructor_standings", "constructor_standings",
+     "SELECT s.constructorStandingsId, s.raceId, s.constructorId, s.points, s.position, s.wins, "
+     "r.date FROM src AS s LEFT JOIN races AS r USING (raceId)"),
+    ("qualifying", "qualifying",
+     "SELECT s.qualifyId, s.raceId, s.driverId, s.constructorId, s.number, s.position, "
+     "r.date - INTERVAL 1 DAY AS date FROM src AS s LEFT JOIN races AS r USING (raceId)"),
+)
+
+# table -> (primary key, {fk column: parent table}, time column)
+KEYS = {
+    "circuits": ("circuitId", {}, None),
+    "drivers": ("driverId", {}, None),
+    "constructors": ("constructorId", {}, None),
+    "races": ("raceId", {"circuitId": "circuits"}, "date"),
+    "results": ("resultId", {"raceId": "races", "driverId": "drivers",
+                             "constructorId": "constructors"}, "date"),
+    "standings": ("driverStandingsId", {"raceId": "races", "driverId": "drivers"}, "date"),
+    "constructor_results": ("constructorResultsId", {"raceId": "races",
+                                                     "constructorId": "constructors"}, "date"),
+    "constructor_standings": ("constructorStandingsId", {"raceId": "races",
+                                                         "constructorId": "constructors"}, "date"),
+    "qualifying": ("qualifyId", {"raceId": "races", "driverId": "drivers",
+                                 "constructorId": "constructors"}, "date"),
+}
+
+_RELBENCH_NOTE = (" Reproduces RelBench exactly, including its population: only drivers with an "
+                  "event inside the label window get a row (RelBench issue 402), which leaks the "
+                  "future into who is asked about. Comparable with published numbers; not a "
+                  "pattern for new tasks.")
+
+_VAL, _TEST = dt.datetime(2005, 1, 1), dt.datetime(2010, 1, 1)
+
+TASKS = (
+    dict(name="driver-dnf", entity="drivers", kind="binary", horizon=dt.timedelta(days=30),
+         val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
+         description="Will the driver fail to finish (status other than 'Finished') a race in "
+                     "the next 30 days?" + _RELBENCH_NOTE,
+         label_sql="""
+SELECT a.anchor_time, dri.driverId,
+       CASE WHEN MAX(CASE WHEN re.statusId != 1 THEN 1 ELSE 0 END) = 1 THEN 1 ELSE 0 END AS label
+FROM relatron_anchors a
+LEFT JOIN results re ON re.date <= a.window_end AND re.date > a.anchor_time
+LEFT JOIN drivers dri ON re.driverId = dri.driverId
+WHERE dri.driverId IN (SELECT DISTINCT driverId FROM results
+                       WHERE date > a.anchor_time - INTERVAL 1 YEAR)
+GROUP BY a.anchor_time, dri.driverId"""),
+    dict(name="driver-top3", entity="drivers", kind="binary", horizon=dt.timedelta(days=30),
+         val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
+         description="Will the driver qualify in the top 3 for a race in the next 30 days?"
+                     + _RELBENCH_NOTE,
+         label_sql="""
+SELECT a.anchor_time, qu.driverId,
+       CASE WHEN MIN(qu.position) <= 3 THEN 1 ELSE 0 END AS label
+FROM relatron_anchors a
+LEFT JOIN qualifying qu ON qu.date <= a.window_end AND qu.date > a.anchor_time
+LEFT JOIN drivers dri ON qu.driverId = dri.driverId
+WHERE dri.driverId IN (SELECT DISTINCT driverId FROM qualifying
+                       WHERE date > a.anchor_time - INTERVAL 1 YEAR)
+GROUP BY a.anchor_time, qu.driverId"""),
+    dict(name="driver-position", entity="drivers", kind="regression",
+         horizon=dt.timedelta(days=60), val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
+         description="The driver's mean finishing position (positionOrder) over races in the "
+                     "next 60 days." + _RELBENCH_NOTE,
+         label_sql="""
+SELECT a.anchor_time, dri.driverId, MEAN(re.positionOrder) AS label
+FROM relatron_anchors a
+LEFT JOIN results re ON re.date <= a.window_end AND re.date > a.anchor_time
+LEFT JOIN drivers dri ON re.driverId = dri.driverId
+WHERE dri.driverId IN (SELECT DISTINCT driverId FROM results
+                       WHERE date > a.anchor_time - INTERVAL 1 YEAR)
+GROUP BY a.anchor_time, dri.driverId"""),
+)

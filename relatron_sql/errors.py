@@ -1,0 +1,46 @@
+"""One error hierarchy. Every message names the offending argument and what would be valid."""
+from __future__ import annotations
+
+from typing import Iterable
+
+
+class RelatronError(ValueError):
+    """Base class of every error Relatron raises on bad input or state."""
+
+
+class SchemaError(RelatronError):
+    """Unknown table or column, missing key, bad declaration."""
+
+
+class TaskError(RelatronError):
+    """Bad task definition or unknown task."""
+
+
+class LoadError(RelatronError):
+    """A loader was pointed at data it cannot read."""
+
+
+class CompileError(RelatronError):
+    """A feature or query could not be compiled."""
+
+
+class TrainError(RelatronError):
+    """Training could not run with the given options or state."""
+
+
+def choices(values: Iterable[object], limit: int = 20) -> str:
+    """Render valid choices for an error message: ``'a', 'b', 'c'``."""
+    items = sorted({str(v) for v in values})
+    shown = ", ".join(repr(v) for v in items[:limit])
+    if len(items) > limit:
+        shown += f", … ({len(items) - limit} more)"
+    return shown or "(none)"
+
+
+def bad_argument(argument: str, problem: str, valid: Iterable[object] | None = None,
+                 cls: type[RelatronError] = RelatronError) -> RelatronError:
+    """Build the error for a bad argument: ``argument 'x': problem; valid: …``."""
+    message = f"argument {argument!r}: {problem}"
+    if valid is not None:
+        message += f"; valid: {choices(valid)}"
+    return cls(message)

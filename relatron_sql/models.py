@@ -1,0 +1,290 @@
+"""Training, registering, predicting with and explaining models, whatever their family.
+
+``train`` is idempotent per call arguments: when the active model of a task was trained with
+the same family, budget, seed and device on the same data, it is returned as it is (a lazy
+DuckDB relation may run a UDF twice); pass ``retrain=True`` to train again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import logging
+import time
+import uuid
+
+import duckdb
+import numpy as np
+
+from . import families, metrics, registry
+from .errors import TrainError, bad_argument
+from .families import FitOptions, Rows
+from .schema import read_schema
+from .sqlbuild import render, table as table_ref
+from .task import SPLITS, Task, load_task, task_rows, time_bounds
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("cpu", "cuda")
+_LIBRARIES = ("duckdb", "sqlglot", "numpy", "lightgbm", "optuna", "torch", "torch-geometric",
+              "numba", "relatron")
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def data_fingerprint(con, task: Task) -> str:
+    """Hash of row counts and last times of every table linked to the task, and its rows."""
+    schema = read_schema(con, count_dangling=False)
+    parts = [task.name, json.dumps(task.counts, sort_keys=True), task.label_sql]
+    for name in schema.component(task.entity):
+        t = schema.tables[name]
+        parts.append(f"{name}:{t.rows}")
+        if t.time_column:
+            parts.append(str(time_bounds(con, schema, [name])))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def split_rows(con, task: Task, split: str) -> Rows:
+    r = task_rows(con, task.name, split)
+    return Rows(r["anchor_time"], r["entity_id"], r["split"], r["label"])
+
+
+def check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise bad_argument("device", f"unknown device {device!r}", DEVICES, TrainError)
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise bad_argument("device", "'cuda' was asked for but no CUDA GPU is visible to "
+                               "torch on this machine", ["cpu"], TrainError)
+    return device
+
+
+def choose_family(con, task: Task, family: str) -> tuple[str, dict | None]:
+    """The family to train and, when routed, the routing decision."""
+    if family != "auto":
+        families.get(family)
+        return family, None
+    try:
+        from .route import router
+    except ImportError:
+        return "dfs", {"family": "dfs", "reason": "no router available; DFS is the default"}
+    decision = router.route(con, task.name)
+    return decision["family"], decision
+
+
+def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
+          budget: int | None = None, seed: int = 0, device: str = "cpu",
+          time_budget: float | None = None, retrain: bool = False,
+          progress=None) -> dict:
+    """Search, select and register a model for task ``name``; returns a summary with metrics."""
+    task = load_task(con, name)
+    if budget is not None and budget <= 0:
+        raise bad_argument("budget", f"must be a positive number of trials, got {budget}", None,
+                           TrainError)
+    if time_budget is not None and time_budget <= 0:
+        raise bad_argument("time_budget", f"must be positive seconds, got {time_budget}", None,
+                           TrainError)
+    check_device(device)
+    for split in SPLITS:
+        if not task.counts.get(split, {}).get("rows"):
+            raise bad_argument("name", f"task {name!r} has no {split} rows; redefine it with "
+                               "other timestamps", None, TrainError)
+    fingerprint = data_fingerprint(con, task)
+    chosen, decision = choose_family(con, task, family)
+    fam = families.get(chosen)
+    budget = budget or fam.default_budget
+    call = {"family": family, "budget": budget, "seed": seed, "device": device}
+    if not retrain:
+        previous = _same_call(con, name, call, fingerprint)
+        if previous is not None:
+            return previous
+    run_id = uuid.uuid4().hex[:12]
+    started = time.perf_counter()
+    trial_log = _TrialLog(con, name, run_id, chosen)
+    options = FitOptions(budget=budget, seed=seed, device=device, time_budget=time_budget,
+                         trial_log=trial_log, progress=progress or (lambda message: None))
+    try:
+        fitted = fam.fit(con, task, options)
+        scores = {}
+        for split in ("val", "test"):
+            rows = split_rows(con, task, split)
+            scores[split] = metrics.evaluate(task.kind, rows.label,
+                                             fitted.model.predict(con, task, rows))
+        seconds = time.perf_counter() - started
+        version = _register(con, task, chosen, fitted, scores, seed, fingerprint, seconds,
+                            decision, call)
+    except BaseException:
+        trial_log.discard()
+        raise
+    return {"name": name, "version": version, "family": chosen, "route": decision,
+            "metric": task.metric, "val": scores["val"], "test": scores["test"],
+            "config": fitted.config, "seconds": round(seconds, 2)}
+
+
+class _TrialLog:
+    """Writes each trial or epoch to ``relatron.trials`` at once, so others can watch."""
+
+    def __init__(self, con, name: str, run_id: str, family: str):
+        self.con, self.name, self.run_id, self.family = con, name, run_id, family
+
+    def __call__(self, trial: int, epoch: int | None = None, config: dict | None = None,
+                 train_loss: float | None = None, val_metric: float | None = None,
+                 seconds: float | None = None, family: str | None = None) -> None:
+        with registry.transaction(self.con) as cur:
+            cur.execute("INSERT INTO relatron.trials (name, run_id, family, trial, epoch, config,"
+                        " train_loss, val_metric, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [self.name, self.run_id, family or self.family, trial, epoch,
+                         None if config is None else registry.to_json(config),
+                         _finite(train_loss), _finite(val_metric), seconds])
+
+    def discard(self) -> None:
+        with registry.transaction(self.con) as cur:
+            cur.execute("DELETE FROM relatron.trials WHERE run_id = ?", [self.run_id])
+
+
+def _finite(x):
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _same_call(con, name: str, call: dict, fingerprint: str) -> dict | None:
+    rows = con.execute("SELECT version, family, config, metrics, seconds, route FROM "
+                       "relatron.models WHERE name = ? AND active AND data_fingerprint = ?",
+                       [name, fingerprint]).fetchall()
+    if not rows:
+        return None
+    version, family, config, stored, seconds, route = rows[0]
+    stored = json.loads(stored)
+    if stored.get("call") != call:
+        return None
+    return {"name": name, "version": version, "family": family, "route": json.loads(route or
+            "null"), "metric": stored["metric"], "val": stored["val"], "test": stored["test"],
+            "config": json.loads(config), "seconds": seconds, "reused": True}
+
+
+def _register(con, task: Task, family: str, fitted, scores, seed, fingerprint, seconds,
+              decision, call) -> int:
+    with registry.transaction(con) as cur:
+        version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM relatron.models "
+                              "WHERE name = ?", [task.name]).fetchall()[0][0]
+        cur.execute("UPDATE relatron.models SET active = false WHERE name = ?", [task.name])
+        stored = {"metric": task.metric, "val": scores["val"], "test": scores["test"],
+                  "call": call}
+        cur.execute("INSERT INTO relatron.models (name, version, active, family, config, metrics,"
+                    " seed, data_fingerprint, library_versions, seconds, status, route) VALUES "
+                    "(?, ?, true, ?, ?, ?, ?, ?, ?, ?, 'ready', ?)",
+                    [task.name, version, family, registry.to_json(fitted.config),
+                     registry.to_json(stored), seed, fingerprint,
+                     registry.to_json(library_versions()), seconds,
+                     None if decision is None else registry.to_json(decision)])
+        for part, (fmt, payload) in fitted.artifacts.items():
+            cur.execute("INSERT INTO relatron.artifacts VALUES (?, ?, ?, ?, ?)",
+                        [task.name, version, part, fmt, payload])
+        for f in fitted.features:
+            cur.execute("INSERT INTO relatron.features VALUES (?, ?, ?, ?, ?, ?)",
+                        [task.name, version, f["feature"], f.get("importance"),
+                         f.get("description"), f.get("sql")])
+        signals = (decision or {}).get("signals")
+        cur.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
+                    "val_metric, test_metric, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'user')",
+                    [task.name, task.entity, None if signals is None else
+                     registry.to_json(signals), family, registry.to_json(fitted.config),
+                     _finite(metrics.primary(task.kind, scores["val"])),
+                     _finite(metrics.primary(task.kind, scores["test"]))])
+    return int(version)
+
+
+def active_model(con, name: str):
+    """(task, version, family, model object) of the active model of task ``name``."""
+    task = load_task(con, name)
+    rows = con.execute("SELECT version, family, config FROM relatron.models WHERE name = ? AND "
+                       "active", [name]).fetchall()
+    if not rows:
+        raise bad_argument("name", f"task {name!r} has no trained model yet; run "
+                           f"relatron_train({name!r}) first", None, TrainError)
+    version, family, config = rows[0]
+    artifacts = {part: bytes(payload) for part, payload in con.execute(
+        "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
+        [name, version]).fetchall()}
+    model = families.get(family).load(json.loads(config), artifacts)
+    return task, int(version), family, model
+
+
+def _fresh_rows(con, task: Task, anchor_time) -> Rows:
+    ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t ORDER BY 1",
+                             k=task.entity_key, t=table_ref(task.entity))).fetchall()
+    ids = np.array([r[0] for r in ids], dtype=object)
+    times = np.array([anchor_time] * len(ids), dtype="datetime64[us]")
+    return Rows(times, ids)
+
+
+def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test",
+            anchor_time: dt.datetime | None = None) -> int:
+    """Score a split (or every entity at ``anchor_time``) into ``relatron.predictions``."""
+    task, version, _, model = active_model(con, name)
+    if anchor_time is not None:
+        rows, label = _fresh_rows(con, task, anchor_time), "fresh"
+    else:
+        if split not in SPLITS:
+            raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
+        rows, label = split_rows(con, task, split), split
+    values = model.predict(con, task, rows) if len(rows) else np.array([])
+    with registry.transaction(con) as cur:
+        if anchor_time is None:
+            cur.execute("DELETE FROM relatron.predictions WHERE name = ? AND split = ?",
+                        [name, label])
+        else:
+            cur.execute("DELETE FROM relatron.predictions WHERE name = ? AND split = ? AND "
+                        "anchor_time = ?", [name, label, anchor_time])
+        import pyarrow as pa
+        batch = pa.table({"entity_id": pa.array(rows.entity_id.astype(str)),
+                          "anchor_time": pa.array(rows.anchor_time.astype("datetime64[us]")),
+                          "prediction": pa.array(np.asarray(values, dtype=float))})
+        cur.register("relatron_new_predictions", batch)
+        cur.execute("INSERT INTO relatron.predictions (name, entity_id, anchor_time, split, "
+                    "prediction, model_version) SELECT ?, entity_id, anchor_time, ?, prediction, ?"
+                    " FROM relatron_new_predictions", [name, label, version])
+        cur.unregister("relatron_new_predictions")
+    return len(rows)
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, name: str, split: str = "test") -> dict:
+    """Metrics of the active model on ``split``, beside the entity-history baseline."""
+    if split not in SPLITS:
+        raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
+    task, version, family, model = active_model(con, name)
+    rows = split_rows(con, task, split)
+    out = metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
+    from .baseline import HistoryMean
+    mean = con.execute("SELECT AVG(label) FROM relatron.task_rows WHERE task = ? AND split = "
+                       "'train'", [name]).fetchall()[0][0] or 0.0
+    base = metrics.evaluate(task.kind, rows.label,
+                            HistoryMean(float(mean)).predict(con, task, rows))
+    return {"name": name, "split": split, "version": version, "family": family,
+            "metric": task.metric, "metrics": out, "baseline": base}
+
+
+def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
+    """Feature (or source column) importances of the active model, most important first."""
+    task, version, _, _ = active_model(con, name)
+    rows = con.execute("SELECT feature, importance, description, sql FROM relatron.features "
+                       "WHERE name = ? AND version = ? ORDER BY importance DESC NULLS LAST, "
+                       "feature", [name, version]).fetchall()
+    total = sum(r[1] or 0.0 for r in rows) or 1.0
+    out = []
+    for i, (feature, importance, description, sql) in enumerate(rows):
+        share = (importance or 0.0) / total
+        warning = ("holds most of the importance: check it for leakage" if i == 0 and share > 0.5
+                   else None)
+        out.append({"feature": feature, "importance": importance, "share": share,
+                    "description": description, "sql": sql, "warning": warning})
+    return out

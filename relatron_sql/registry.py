@@ -1,0 +1,148 @@
+"""The registry: plain tables in schema ``relatron`` that any DuckDB reader can query.
+
+Every write that belongs together goes through :func:`transaction`, which runs on its own cursor
+(inside a UDF the calling connection is busy) and rolls back on any error.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any, Iterator
+
+import duckdb
+
+SCHEMA = "relatron"
+
+DDL = (
+    "CREATE SCHEMA IF NOT EXISTS relatron",
+    """CREATE TABLE IF NOT EXISTS relatron.declarations (
+        table_name VARCHAR PRIMARY KEY,
+        primary_key VARCHAR,
+        foreign_keys VARCHAR,        -- JSON object: column -> referenced table
+        time_column VARCHAR,
+        declared_at TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS relatron.tasks (
+        name VARCHAR PRIMARY KEY,
+        entity VARCHAR NOT NULL,
+        entity_key VARCHAR NOT NULL,
+        entity_key_type VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        horizon INTERVAL NOT NULL,
+        val_timestamp TIMESTAMP NOT NULL,
+        test_timestamp TIMESTAMP NOT NULL,
+        eval_windows INTEGER NOT NULL,
+        train_start TIMESTAMP,
+        label_sql VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        num_classes INTEGER,
+        description VARCHAR,
+        counts VARCHAR,              -- JSON: split -> rows, positive rate / mean
+        created_at TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS relatron.task_rows (
+        task VARCHAR NOT NULL,
+        split VARCHAR NOT NULL,
+        anchor_time TIMESTAMP NOT NULL,
+        entity_id VARCHAR NOT NULL,
+        label DOUBLE NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS relatron.models (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        active BOOLEAN NOT NULL,
+        family VARCHAR NOT NULL,
+        config VARCHAR,
+        metrics VARCHAR,
+        seed INTEGER,
+        data_fingerprint VARCHAR,
+        library_versions VARCHAR,
+        created_at TIMESTAMP DEFAULT current_timestamp,
+        seconds DOUBLE,
+        status VARCHAR,
+        error VARCHAR,
+        route VARCHAR,
+        PRIMARY KEY (name, version))""",
+    """CREATE TABLE IF NOT EXISTS relatron.artifacts (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        part VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,     -- 'lightgbm-text', 'torch-state-dict', 'json'
+        payload BLOB NOT NULL,
+        PRIMARY KEY (name, version, part))""",
+    """CREATE TABLE IF NOT EXISTS relatron.trials (
+        name VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        family VARCHAR NOT NULL,
+        trial INTEGER NOT NULL,
+        epoch INTEGER,
+        config VARCHAR,
+        train_loss DOUBLE,
+        val_metric DOUBLE,
+        seconds DOUBLE,
+        created_at TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS relatron.features (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        feature VARCHAR NOT NULL,
+        importance DOUBLE,
+        description VARCHAR,
+        sql VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS relatron.predictions (
+        name VARCHAR NOT NULL,
+        entity_id VARCHAR NOT NULL,
+        anchor_time TIMESTAMP NOT NULL,
+        split VARCHAR,
+        prediction DOUBLE,
+        model_version INTEGER NOT NULL,
+        written_at TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS relatron.bank (
+        task VARCHAR NOT NULL,
+        database VARCHAR,
+        signals VARCHAR,
+        family VARCHAR NOT NULL,
+        config VARCHAR,
+        val_metric DOUBLE,
+        test_metric DOUBLE,
+        source VARCHAR,
+        created_at TIMESTAMP DEFAULT current_timestamp)""",
+)
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the registry schema and tables if they are missing (idempotent)."""
+    with transaction(con) as cur:
+        for statement in DDL:
+            cur.execute(statement)
+
+
+_OPEN: set[int] = set()  # ids of cursors that are inside a transaction opened here
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor inside one transaction: committed on success, rolled back on any error.
+
+    Called with a cursor that is already inside such a transaction, it joins it, so that a
+    loader can create tables, declarations and tasks as one unit.
+    """
+    if id(con) in _OPEN:
+        yield con
+        return
+    cur = con.cursor()
+    cur.begin()
+    _OPEN.add(id(cur))
+    try:
+        yield cur
+        cur.commit()
+    except BaseException:
+        cur.rollback()
+        raise
+    finally:
+        _OPEN.discard(id(cur))
+        cur.close()
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

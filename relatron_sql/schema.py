@@ -1,0 +1,242 @@
+"""The relational schema: tables, keys, time columns and semantic column types.
+
+DuckDB holds the data; this module only describes it. Keys and time columns come from DuckDB
+constraints plus ``relatron.declarations``; semantic types are inferred from types and cardinality.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Mapping
+
+import duckdb
+
+from . import registry
+from .errors import SchemaError, bad_argument
+from .sqlbuild import render, table as table_ref
+
+log = logging.getLogger(__name__)
+
+ROLES = ("pk", "fk", "time", "feature")
+SEMANTIC_TYPES = ("numeric", "categorical", "timestamp", "text", "boolean", "id")
+#: A string column with at most this many distinct values is categorical.
+CATEGORICAL_MAX_DISTINCT = 200
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    role: str
+    semantic: str
+    references: str | None = None
+    distinct: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: str | None
+    foreign_keys: Mapping[str, str]
+    time_column: str | None
+    rows: int
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise bad_argument("column", f"table {self.name!r} has no column {name!r}",
+                           [c.name for c in self.columns], SchemaError)
+
+    @property
+    def features(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.role == "feature")
+
+
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    tables: Mapping[str, Table]
+    dangling: Mapping[tuple[str, str], int]  # (table, fk column) -> rows pointing nowhere
+
+    def table(self, name: str, argument: str = "table") -> Table:
+        if name not in self.tables:
+            raise bad_argument(argument, f"no table {name!r}", self.tables, SchemaError)
+        return self.tables[name]
+
+    def edges(self) -> list[tuple[str, str, str]]:
+        """Every foreign key as (child table, fk column, parent table)."""
+        return [(t.name, col, parent) for t in self.tables.values()
+                for col, parent in t.foreign_keys.items()]
+
+    def component(self, start: str) -> list[str]:
+        """Tables linked to ``start`` through foreign keys in either direction."""
+        seen, todo = {start}, [start]
+        edges = self.edges()
+        while todo:
+            cur = todo.pop()
+            for child, _, parent in edges:
+                for a, b in ((child, parent), (parent, child)):
+                    if a == cur and b not in seen:
+                        seen.add(b)
+                        todo.append(b)
+        return sorted(seen)
+
+
+def _semantic(name: str, dtype: str, distinct: int) -> str:
+    base = dtype.upper()
+    if base in _NUMERIC[:9] and name.lower().endswith("id") and distinct <= CATEGORICAL_MAX_DISTINCT:
+        return "categorical"  # a code such as statusId: its values name things, not amounts
+    if base == "BOOLEAN":
+        return "boolean"
+    if base.startswith(("TIMESTAMP", "DATE")):
+        return "timestamp"
+    if base in _NUMERIC or base.startswith("DECIMAL"):
+        return "numeric"
+    if base == "VARCHAR" or base.startswith("ENUM"):
+        return "categorical" if distinct <= CATEGORICAL_MAX_DISTINCT else "text"
+    return "text"
+
+
+def user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary ORDER BY table_name").fetchall()
+    return [r[0] for r in rows]
+
+
+def declarations(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    rows = con.execute("SELECT table_name, primary_key, foreign_keys, time_column "
+                       "FROM relatron.declarations").fetchall()
+    return {r[0]: {"primary_key": r[1], "foreign_keys": json.loads(r[2] or "{}"),
+                   "time_column": r[3]} for r in rows}
+
+
+def _constraints(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[str, dict]]:
+    pks: dict[str, str] = {}
+    fks: dict[str, dict[str, str]] = {}
+    rows = con.execute(
+        "SELECT table_name, constraint_type, constraint_column_names, referenced_table "
+        "FROM duckdb_constraints() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')").fetchall()
+    for table_name, kind, cols, referenced in rows:
+        if len(cols) != 1:
+            continue  # composite keys are not graph edges; declare a single-column key instead
+        if kind == "PRIMARY KEY":
+            pks[table_name] = cols[0]
+        else:
+            fks.setdefault(table_name, {})[cols[0]] = referenced
+    return pks, fks
+
+
+def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True) -> Schema:
+    """Describe every table of the main schema with its keys, time column and column types."""
+    names = user_tables(con)
+    declared = declarations(con)
+    pks, fks = _constraints(con)
+    described = {}
+    for name in names:
+        info = con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                           "WHERE database_name = current_database() AND schema_name = 'main' "
+                           "AND table_name = ? ORDER BY column_index", [name]).fetchall()
+        decl = declared.get(name, {})
+        pk = decl.get("primary_key") or pks.get(name)
+        foreign = {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}
+        time_col = decl.get("time_column")
+        stats = _column_stats(con, name, [c for c, _ in info])
+        cols = []
+        for col_name, dtype in info:
+            if col_name == pk:
+                role, sem = "pk", "id"
+            elif col_name in foreign:
+                role, sem = "fk", "id"
+            elif col_name == time_col:
+                role, sem = "time", "timestamp"
+            else:
+                role, sem = "feature", _semantic(col_name, dtype, stats[col_name])
+            cols.append(Column(col_name, dtype, role, sem, foreign.get(col_name), stats[col_name]))
+        described[name] = Table(name, tuple(cols), pk, foreign, time_col, stats["__rows__"])
+    dangling = _dangling(con, described) if count_dangling else {}
+    return Schema(described, dangling)
+
+
+def _column_stats(con, name: str, columns: list[str]) -> dict[str, int]:
+    from sqlglot import exp
+    selects = [exp.alias_(exp.func("approx_count_distinct", exp.column(c, quoted=True)),
+                          f"c{i}", quoted=True) for i, c in enumerate(columns)]
+    selects.append(exp.alias_(exp.func("count", exp.Star()), "rows", quoted=True))
+    query = exp.select(*selects).from_(table_ref(name)).sql("duckdb")
+    values = con.execute(query).fetchall()[0]
+    stats = {c: int(values[i] or 0) for i, c in enumerate(columns)}
+    stats["__rows__"] = int(values[-1])
+    return stats
+
+
+def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
+    out = {}
+    for t in tables.values():
+        for col, parent in t.foreign_keys.items():
+            target = tables.get(parent)
+            if target is None or target.primary_key is None:
+                continue
+            n = con.execute(render(
+                "SELECT COUNT(*) FROM :child AS c WHERE c.:fk IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM :parent AS p WHERE p.:pk = c.:fk)",
+                child=table_ref(t.name), parent=table_ref(parent), fk=col,
+                pk=target.primary_key)).fetchall()[0][0]
+            if n:
+                out[(t.name, col)] = int(n)
+                log.warning("%s.%s: %d rows reference no row of %s", t.name, col, n, parent)
+    return out
+
+
+def declare(con: duckdb.DuckDBPyConnection, table: str, primary_key: str | None = None,
+            foreign_keys: Mapping[str, str] | None = None, time_column: str | None = None) -> str:
+    """Record keys and the time column of ``table``; validated against the database."""
+    names = user_tables(con)
+    if table not in names:
+        raise bad_argument("table", f"no table {table!r}", names, SchemaError)
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?", [table]).fetchall()]
+    for argument, col in (("primary_key", primary_key), ("time_column", time_column)):
+        if col is not None and col not in columns:
+            raise bad_argument(argument, f"table {table!r} has no column {col!r}", columns,
+                               SchemaError)
+    foreign_keys = dict(foreign_keys or {})
+    for col, parent in foreign_keys.items():
+        if col not in columns:
+            raise bad_argument("foreign_keys", f"table {table!r} has no column {col!r}", columns,
+                               SchemaError)
+        if parent not in names:
+            raise bad_argument("foreign_keys", f"column {col!r} references unknown table "
+                               f"{parent!r}", names, SchemaError)
+    if time_column is not None:
+        dtype = con.execute("SELECT data_type FROM duckdb_columns() WHERE database_name = "
+                            "current_database() AND schema_name = 'main' AND table_name = ? "
+                            "AND column_name = ?", [table, time_column]).fetchall()[0][0]
+        if not dtype.upper().startswith(("TIMESTAMP", "DATE")):
+            raise bad_argument("time_column", f"{table}.{time_column} has type {dtype}; "
+                               "a time column must be DATE or TIMESTAMP", None, SchemaError)
+    with registry.transaction(con) as cur:
+        cur.execute("DELETE FROM relatron.declarations WHERE table_name = ?", [table])
+        cur.execute("INSERT INTO relatron.declarations (table_name, primary_key, foreign_keys, "
+                    "time_column) VALUES (?, ?, ?, ?)",
+                    [table, primary_key, json.dumps(foreign_keys, sort_keys=True), time_column])
+    return f"declared {table}"
+
+
+def schema_rows(schema: Schema) -> list[dict]:
+    """Rows of ``relatron_schema()``: one per column."""
+    out = []
+    for t in schema.tables.values():
+        for c in t.columns:
+            out.append({"table_name": t.name, "column_name": c.name, "data_type": c.dtype,
+                        "role": c.role, "references_table": c.references,
+                        "semantic_type": c.semantic, "distinct_values": c.distinct,
+                        "dangling": schema.dangling.get((t.name, c.name), 0)})
+    return out

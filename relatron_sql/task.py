@@ -1,0 +1,296 @@
+"""Prediction tasks: (anchor time t, entity, label) rows whose label looks at (t, t + horizon].
+
+Anchors follow RelBench: train anchors step back from ``val_timestamp - horizon`` by ``horizon``
+down to the database's first time (or ``train_start``); val anchors step forward from
+``val_timestamp``, at most ``eval_windows`` of them and not past ``test_timestamp - horizon``;
+test anchors likewise from ``test_timestamp``, not past the database's last time minus the horizon.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+
+import duckdb
+import numpy as np
+import sqlglot
+from sqlglot import exp
+
+from . import registry
+from .errors import TaskError, bad_argument
+from .schema import Schema, read_schema
+from .sqlbuild import render, table as table_ref
+
+log = logging.getLogger(__name__)
+
+#: kind -> the metric the search optimises
+KINDS = {"binary": "auroc", "regression": "mae", "multiclass": "accuracy"}
+SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    entity: str
+    entity_key: str
+    entity_key_type: str
+    kind: str
+    horizon: dt.timedelta
+    val_timestamp: dt.datetime
+    test_timestamp: dt.datetime
+    eval_windows: int
+    train_start: dt.datetime | None
+    label_sql: str
+    metric: str
+    num_classes: int | None
+    description: str | None
+    counts: dict
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric != "mae"
+
+
+def time_bounds(con: duckdb.DuckDBPyConnection, schema: Schema, tables: list[str]
+                ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First and last time over the time columns of ``tables``."""
+    lo = hi = None
+    for name in tables:
+        t = schema.tables[name]
+        if t.time_column is None:
+            continue
+        a, b = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)), MAX(CAST(:c AS TIMESTAMP)) "
+                                  "FROM :t", c=t.time_column, t=table_ref(name))).fetchall()[0]
+        if a is not None:
+            lo = a if lo is None else min(lo, a)
+            hi = b if hi is None else max(hi, b)
+    return lo, hi
+
+
+def make_anchors(horizon: dt.timedelta, val_timestamp: dt.datetime, test_timestamp: dt.datetime,
+                 eval_windows: int, first: dt.datetime, last: dt.datetime,
+                 train_start: dt.datetime | None = None) -> dict[str, list[dt.datetime]]:
+    """Anchor times per split, exactly as RelBench derives them."""
+    floor = max(first, train_start) if train_start else first
+    train, t = [], val_timestamp - horizon
+    while t >= floor:
+        train.append(t)
+        t -= horizon
+    out = {"train": sorted(train)}
+    for split, start, stop in (("val", val_timestamp, test_timestamp - horizon),
+                               ("test", test_timestamp, last - horizon)):
+        end = min(start + horizon * (eval_windows - 1), stop)
+        times, t = [], start
+        while t <= end:
+            times.append(t)
+            t += horizon
+        out[split] = times
+    return out
+
+
+def _as_datetime(value, argument: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise bad_argument(argument, f"{value!r} is not a timestamp", None, TaskError)
+
+
+def _check_label_sql(label_sql: str | None) -> str:
+    if not label_sql or not str(label_sql).strip():
+        raise bad_argument("label_sql", "is empty; give a SELECT of (anchor_time, entity id, "
+                           "label) FROM relatron_anchors", None, TaskError)
+    try:
+        parsed = sqlglot.parse(label_sql, read="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise bad_argument("label_sql", f"does not parse: {str(e).splitlines()[0]}", None,
+                           TaskError) from None
+    parsed = [p for p in parsed if p is not None]
+    if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
+        raise bad_argument("label_sql", "must be a single SELECT query returning (anchor_time, "
+                           "entity id, label)", None, TaskError)
+    return label_sql.strip().rstrip(";")
+
+
+def task_exists(con, name: str) -> bool:
+    return con.execute("SELECT COUNT(*) FROM relatron.tasks WHERE name = ?", [name]).fetchall()[0][0] > 0
+
+
+def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sql: str,
+                kind: str = "binary", horizon: dt.timedelta = dt.timedelta(days=30),
+                val_timestamp=None, test_timestamp=None, eval_windows: int = 40,
+                train_start=None, description: str | None = None, replace: bool = False,
+                schema: Schema | None = None) -> dict:
+    """Define a task, materialise its rows in ``relatron.task_rows`` and return counts per split."""
+    if not name or not str(name).strip():
+        raise bad_argument("name", "a task needs a non-empty name", None, TaskError)
+    if kind not in KINDS:
+        raise bad_argument("kind", f"unknown kind {kind!r}", KINDS, TaskError)
+    schema = schema or read_schema(con, count_dangling=False)
+    ent = schema.table(entity, "entity")
+    if ent.primary_key is None:
+        raise bad_argument("entity", f"table {entity!r} has no primary key; declare one with "
+                           "relatron_declare(table, primary_key := ...)", None, TaskError)
+    if horizon is None or horizon <= dt.timedelta(0):
+        raise bad_argument("horizon", f"must be a positive interval, got {horizon}", None, TaskError)
+    if val_timestamp is None or test_timestamp is None:
+        raise bad_argument("val_timestamp" if val_timestamp is None else "test_timestamp",
+                           "is required", None, TaskError)
+    val_ts = _as_datetime(val_timestamp, "val_timestamp")
+    test_ts = _as_datetime(test_timestamp, "test_timestamp")
+    if val_ts >= test_ts:
+        raise bad_argument("val_timestamp", f"{val_ts} must be before test_timestamp {test_ts}",
+                           None, TaskError)
+    if eval_windows is None or eval_windows < 1:
+        raise bad_argument("eval_windows", f"must be at least 1, got {eval_windows}", None,
+                           TaskError)
+    start = _as_datetime(train_start, "train_start") if train_start is not None else None
+    label_sql = _check_label_sql(label_sql)
+    if task_exists(con, name) and not replace:
+        raise bad_argument("name", f"task {name!r} exists; pass replace := true to redefine it",
+                           None, TaskError)
+    first, last = time_bounds(con, schema, schema.component(entity))
+    if first is None:
+        raise bad_argument("entity", f"no table linked to {entity!r} has a time column; declare "
+                           "one with relatron_declare(table, time_column := ...)", None, TaskError)
+    anchors = make_anchors(horizon, val_ts, test_ts, eval_windows, first, last, start)
+    for split, argument in (("train", "val_timestamp"), ("val", "val_timestamp"),
+                            ("test", "test_timestamp")):
+        if not anchors[split]:
+            raise bad_argument(argument, f"leaves no {split} anchor: the data spans {first} to "
+                               f"{last} and the horizon is {horizon}", None, TaskError)
+    key_type = ent.column(ent.primary_key).dtype
+    with registry.transaction(con) as cur:
+        cur.execute("CREATE OR REPLACE TEMP TABLE relatron_anchors (anchor_time TIMESTAMP, "
+                    "window_end TIMESTAMP, split VARCHAR)")
+        rows = [(t, t + horizon, s) for s in SPLITS for t in anchors[s]]
+        cur.executemany("INSERT INTO relatron_anchors VALUES (?, ?, ?)", rows)
+        counts, num_classes = _materialise(cur, name, ent.name, ent.primary_key, key_type, kind,
+                                           label_sql)
+        cur.execute("DROP TABLE relatron_anchors")
+        cur.execute("DELETE FROM relatron.tasks WHERE name = ?", [name])
+        cur.execute(
+            "INSERT INTO relatron.tasks (name, entity, entity_key, entity_key_type, kind, horizon,"
+            " val_timestamp, test_timestamp, eval_windows, train_start, label_sql, metric,"
+            " num_classes, description, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, entity, ent.primary_key, key_type, kind, horizon, val_ts, test_ts,
+             eval_windows, start, label_sql, KINDS[kind], num_classes, description,
+             json.dumps(counts)])
+    return counts
+
+
+def _materialise(cur, name, entity, key, key_type, kind, label_sql):
+    try:
+        cur.execute("CREATE OR REPLACE TEMP TABLE relatron_labels AS " + label_sql)
+    except duckdb.Error as e:
+        raise bad_argument("label_sql", f"failed to run: {str(e).splitlines()[0]}", None,
+                           TaskError) from None
+    cols = cur.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE "
+                       "table_name = 'relatron_labels' AND schema_name = 'main' AND database_name = 'temp' "
+                       "ORDER BY column_index").fetchall()
+    if len(cols) != 3:
+        raise bad_argument("label_sql", f"returns {len(cols)} columns "
+                           f"({', '.join(c for c, _ in cols)}); it must return exactly "
+                           "(anchor_time, entity id, label)", None, TaskError)
+    (t_col, t_type), (e_col, _), (l_col, l_type) = cols
+    if not t_type.upper().startswith(("TIMESTAMP", "DATE")):
+        raise bad_argument("label_sql", f"first column {t_col!r} has type {t_type}; it must be "
+                           "the anchor_time from relatron_anchors", None, TaskError)
+    if not (l_type.upper() == "BOOLEAN" or l_type.upper() in _NUMERIC_LABEL
+            or l_type.upper().startswith("DECIMAL")):
+        raise bad_argument("label_sql", f"label column {l_col!r} has type {l_type}; {kind} "
+                           "labels must be numeric or boolean", None, TaskError)
+    parts = dict(t=t_col, e=e_col, l=l_col, ent=table_ref(entity), key=key)
+    q = render
+    nulls = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE :t IS NULL OR :e IS NULL",
+                          **parts)).fetchall()[0][0]
+    if nulls:
+        raise bad_argument("label_sql", f"returned {nulls} rows with a NULL anchor_time or "
+                           "entity id", None, TaskError)
+    null_labels = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE :l IS NULL",
+                                **parts)).fetchall()[0][0]
+    if null_labels:
+        log.warning("task %s: dropped %d rows with a NULL label", name, null_labels)
+    stray = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE CAST(:t AS TIMESTAMP) "
+                          "NOT IN (SELECT anchor_time FROM relatron_anchors)", **parts)).fetchall()[0][0]
+    if stray:
+        raise bad_argument("label_sql", f"returned {stray} rows whose anchor_time is not one of "
+                           "relatron_anchors.anchor_time", None, TaskError)
+    unknown = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE CAST(:e AS VARCHAR) NOT IN "
+                            "(SELECT CAST(:key AS VARCHAR) FROM :ent)", **parts)).fetchall()[0][0]
+    if unknown:
+        raise bad_argument("label_sql", f"returned {unknown} rows whose entity id is not a "
+                           f"{entity}.{key}", None, TaskError)
+    dupes = cur.execute(q("SELECT COUNT(*) FROM (SELECT :t, :e FROM relatron_labels GROUP BY ALL "
+                          "HAVING COUNT(*) > 1)", **parts)).fetchall()[0][0]
+    if dupes:
+        raise bad_argument("label_sql", f"returned {dupes} duplicated (anchor_time, entity) "
+                           "pairs; group by both", None, TaskError)
+    labels = cur.execute(q("SELECT CAST(:l AS DOUBLE) FROM relatron_labels WHERE :l IS NOT NULL",
+                           **parts)).fetchnumpy()
+    values = next(iter(labels.values())) if labels else np.array([])
+    values = np.asarray(values, dtype=float)
+    num_classes = None
+    if not np.all(np.isfinite(values)):
+        raise bad_argument("label_sql", "returned infinite or NaN labels", None, TaskError)
+    if kind == "binary" and not np.all(np.isin(values, (0.0, 1.0))):
+        bad = sorted(set(values[~np.isin(values, (0.0, 1.0))].tolist()))[:5]
+        raise bad_argument("label_sql", f"binary labels must be 0 or 1 (or boolean), got {bad}",
+                           None, TaskError)
+    if kind == "multiclass":
+        if not np.all((values >= 0) & (values == np.round(values))):
+            raise bad_argument("label_sql", "multiclass labels must be class numbers 0, 1, 2, …",
+                               None, TaskError)
+        num_classes = int(values.max()) + 1 if values.size else 0
+    cur.execute("DELETE FROM relatron.task_rows WHERE task = ?", [name])
+    cur.execute(q(
+        "INSERT INTO relatron.task_rows SELECT ?, a.split, a.anchor_time, CAST(l.:e AS VARCHAR), "
+        "CAST(l.:l AS DOUBLE) FROM relatron_labels AS l JOIN relatron_anchors AS a "
+        "ON CAST(l.:t AS TIMESTAMP) = a.anchor_time WHERE l.:l IS NOT NULL", **parts), [name])
+    stats = cur.execute("SELECT split, COUNT(*), AVG(label) FROM relatron.task_rows WHERE task = ?"
+                        " GROUP BY split", [name]).fetchall()
+    counts = {s: {"rows": 0, "mean_label": None} for s in SPLITS}
+    for split, n, mean in stats:
+        counts[split] = {"rows": int(n), "mean_label": None if mean is None else round(mean, 4)}
+    cur.execute("DROP TABLE relatron_labels")
+    return counts, num_classes
+
+
+_NUMERIC_LABEL = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+
+
+def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
+    """The task ``name`` as stored in the registry."""
+    row = con.execute("SELECT name, entity, entity_key, entity_key_type, kind, horizon, "
+                      "val_timestamp, test_timestamp, eval_windows, train_start, label_sql, "
+                      "metric, num_classes, description, counts FROM relatron.tasks "
+                      "WHERE name = ?", [name]).fetchall()
+    row = row[0] if row else None
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT name FROM relatron.tasks").fetchall()]
+        raise bad_argument("name", f"no task {name!r}", known, TaskError)
+    return Task(*row[:14], counts=json.loads(row[14] or "{}"))
+
+
+def task_rows(con: duckdb.DuckDBPyConnection, name: str, split: str | None = None) -> dict:
+    """Rows of a task as numpy arrays: split, anchor_time, entity_id, label (ordered)."""
+    if split is not None and split not in SPLITS:
+        raise bad_argument("split", f"unknown split {split!r}", SPLITS, TaskError)
+    query = ("SELECT split, anchor_time, entity_id, label FROM relatron.task_rows WHERE task = ? "
+             + ("AND split = ? " if split else "") + "ORDER BY split, anchor_time, entity_id")
+    params = [name, split] if split else [name]
+    return con.execute(query, params).fetchnumpy()
+
+
+def drop_task(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    with registry.transaction(con) as cur:
+        cur.execute("DELETE FROM relatron.task_rows WHERE task = ?", [name])
+        cur.execute("DELETE FROM relatron.tasks WHERE name = ?", [name])

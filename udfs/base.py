@@ -1,0 +1,74 @@
+"""Declaring UDFs once and installing them, with their macros, on any connection."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from typing import Any, Callable
+
+import duckdb
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlFunction:
+    name: str                          # the name users call (a macro)
+    impl: Callable[..., Any]           # impl(con, *args) -> value
+    params: tuple[tuple[str, str, str | None], ...]  # (name, DuckDB type, default SQL or None)
+    returns: str
+    table: bool = False                # a table macro over a LIST(STRUCT) result
+
+
+FUNCTIONS: list[SqlFunction] = []
+MACROS: list[tuple[str, str]] = []  # (signature, body) of macros written in SQL over the UDFs
+
+
+def macro(signature: str, body: str) -> None:
+    """Register a macro written in SQL (over registry tables or the ``*_udf`` functions)."""
+    MACROS.append((signature, body))
+
+
+def sql_function(name: str, params: list[tuple], returns: str, table: bool = False):
+    """Register ``impl(con, *args)`` as the SQL function ``name``."""
+    def wrap(impl):
+        FUNCTIONS.append(SqlFunction(name, impl, tuple(params), returns, table))
+        return impl
+    return wrap
+
+
+def _udf(con: duckdb.DuckDBPyConnection, fn: SqlFunction) -> Callable[..., Any]:
+    def call(*args):
+        cur = con.cursor()
+        try:
+            return fn.impl(cur, *args)
+        finally:
+            cur.close()
+    call.__signature__ = inspect.Signature(
+        [inspect.Parameter(p[0], inspect.Parameter.POSITIONAL_ONLY) for p in fn.params])
+    return call
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    for fn in FUNCTIONS:
+        udf_name = fn.name + "_udf"
+        try:
+            con.remove_function(udf_name)
+        except (duckdb.InvalidInputException, duckdb.CatalogException):
+            pass
+        con.create_function(udf_name, _udf(con, fn), [p[1] for p in fn.params], fn.returns,
+                            side_effects=True, null_handling="special")
+        required = [p[0] for p in fn.params if p[2] is None]
+        optional = [f"{p[0]} := {p[2]}" for p in fn.params if p[2] is not None]
+        signature = ", ".join(required + optional)
+        call = f"{udf_name}({', '.join(p[0] for p in fn.params)})"
+        if fn.table:
+            body = f"TABLE SELECT unnest({call}, recursive := true)"
+        else:
+            body = call
+        con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", fn.name + "(" + signature + ")",
+                              "AS", body]))
+    for signature, body in MACROS:
+        con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", signature, "AS", body]))
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, default=str)

@@ -1,0 +1,66 @@
+"""SQL functions for data: load, declare, schema, tasks."""
+from __future__ import annotations
+
+from relatron_sql import datasets, schema as schema_mod, task as task_mod
+from relatron_sql.errors import TaskError, bad_argument
+
+from .base import as_json, macro, sql_function
+
+
+def required(value, argument: str):
+    if value is None:
+        raise bad_argument(argument, "is required and was NULL", None, TaskError)
+    return value
+
+
+@sql_function("relatron_load", [("dataset", "VARCHAR", None), ("path", "VARCHAR", "NULL"),
+                                ("replace", "BOOLEAN", "false")], "VARCHAR")
+def load(con, dataset, path, replace):
+    return as_json(datasets.load(con, required(dataset, "dataset"), path, bool(replace)))
+
+
+@sql_function("relatron_declare", [("table_name", "VARCHAR", None),
+                                   ("primary_key", "VARCHAR", "NULL"),
+                                   ("foreign_keys", "MAP(VARCHAR, VARCHAR)", "NULL"),
+                                   ("time_column", "VARCHAR", "NULL")], "VARCHAR")
+def declare(con, table_name, primary_key, foreign_keys, time_column):
+    return schema_mod.declare(con, required(table_name, "table_name"), primary_key,
+                              foreign_keys or {}, time_column)
+
+
+_SCHEMA_ROW = ("STRUCT(table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, role VARCHAR, "
+               "references_table VARCHAR, semantic_type VARCHAR, distinct_values BIGINT, "
+               "dangling BIGINT)[]")
+
+
+@sql_function("relatron_schema", [], _SCHEMA_ROW, table=True)
+def schema(con):
+    return schema_mod.schema_rows(schema_mod.read_schema(con))
+
+
+@sql_function("relatron_task", [
+    ("name", "VARCHAR", None), ("entity", "VARCHAR", "NULL"), ("kind", "VARCHAR", "'binary'"),
+    ("horizon", "INTERVAL", "INTERVAL 30 DAY"), ("val_timestamp", "TIMESTAMP", "NULL"),
+    ("test_timestamp", "TIMESTAMP", "NULL"), ("eval_windows", "INTEGER", "40"),
+    ("label_sql", "VARCHAR", "NULL"), ("train_start", "TIMESTAMP", "NULL"),
+    ("description", "VARCHAR", "NULL"), ("replace", "BOOLEAN", "false")], "VARCHAR")
+def task(con, name, entity, kind, horizon, val_timestamp, test_timestamp, eval_windows,
+         label_sql, train_start, description, replace):
+    counts = task_mod.create_task(
+        con, required(name, "name"), required(entity, "entity"), label_sql,
+        kind=required(kind, "kind"), horizon=required(horizon, "horizon"),
+        val_timestamp=val_timestamp, test_timestamp=test_timestamp, eval_windows=eval_windows,
+        train_start=train_start, description=description, replace=bool(replace))
+    return as_json(counts)
+
+
+@sql_function("relatron_task_check", [("name", "VARCHAR", None)], "VARCHAR")
+def task_check(con, name):
+    """Returns ``name`` when the task exists; raises a clear error otherwise."""
+    return task_mod.load_task(con, required(name, "name")).name
+
+
+macro("relatron_task_rows(name)",
+      "TABLE WITH checked AS (SELECT relatron_task_check_udf(name) AS task) "
+      "SELECT r.split, r.anchor_time, r.entity_id, r.label FROM relatron.task_rows AS r "
+      "JOIN checked USING (task) ORDER BY r.split, r.anchor_time, r.entity_id")
