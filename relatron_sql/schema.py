@@ -62,6 +62,7 @@ class Table:
 class Schema:
     tables: Mapping[str, Table]
     dangling: Mapping[tuple[str, str], int]  # (table, fk column) -> rows pointing nowhere
+    null_times: Mapping[str, int] = dataclasses.field(default_factory=dict)  # never visible
 
     def table(self, name: str, argument: str = "table") -> Table:
         if name not in self.tables:
@@ -160,8 +161,24 @@ def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True) -> 
                 role, sem = "feature", _semantic(col_name, dtype, stats[col_name])
             cols.append(Column(col_name, dtype, role, sem, foreign.get(col_name), stats[col_name]))
         described[name] = Table(name, tuple(cols), pk, foreign, time_col, stats["__rows__"])
-    dangling = _dangling(con, described) if count_dangling else {}
-    return Schema(described, dangling)
+    if not count_dangling:
+        return Schema(described, {})
+    return Schema(described, _dangling(con, described), _null_times(con, described))
+
+
+def _null_times(con, tables: Mapping[str, Table]) -> dict[str, int]:
+    """Rows of timed tables whose time is NULL: no anchor ever sees them."""
+    out = {}
+    for t in tables.values():
+        if t.time_column is None:
+            continue
+        n = con.execute(render("SELECT COUNT(*) FROM :t WHERE :c IS NULL", t=table_ref(t.name),
+                               c=t.time_column)).fetchall()[0][0]
+        if n:
+            out[t.name] = int(n)
+            log.warning("%s: %d rows have a NULL %s and are never visible to any anchor",
+                        t.name, n, t.time_column)
+    return out
 
 
 def _column_stats(con, name: str, columns: list[str]) -> dict[str, int]:

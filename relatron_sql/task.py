@@ -170,8 +170,10 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
     with registry.transaction(con) as cur:
         cur.execute("CREATE OR REPLACE TEMP TABLE relatron_anchors (anchor_time TIMESTAMP, "
                     "window_end TIMESTAMP, split VARCHAR)")
-        rows = [(t, t + horizon, s) for s in SPLITS for t in anchors[s]]
-        cur.executemany("INSERT INTO relatron_anchors VALUES (?, ?, ?)", rows)
+        times = [t for s in SPLITS for t in anchors[s]]
+        cur.execute("INSERT INTO relatron_anchors SELECT unnest(?), unnest(?), unnest(?)",
+                    [times, [t + horizon for t in times],
+                     [s for s in SPLITS for _ in anchors[s]]])
         counts, num_classes = _materialise(cur, name, ent.name, ent.primary_key, key_type, kind,
                                            label_sql)
         cur.execute("DROP TABLE relatron_anchors")

@@ -10,7 +10,7 @@ import duckdb
 
 from .. import registry
 from ..errors import LoadError, bad_argument
-from ..schema import declare, user_tables
+from ..schema import declare, read_schema, user_tables
 from ..sqlbuild import render, table as table_ref
 from ..task import create_task
 from . import f1, nycflights, stackexchange
@@ -70,8 +70,9 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
         _build(cur, module, folder)
         for name, (pk, fks, time_col) in module.KEYS.items():
             declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col)
+        schema = read_schema(cur, count_dangling=False)
         for spec in module.TASKS:
-            tasks[spec["name"]] = create_task(cur, replace=True, **spec)
+            tasks[spec["name"]] = create_task(cur, replace=True, schema=schema, **spec)
     rows = {n: con.execute(render("SELECT COUNT(*) FROM :t", t=table_ref(n))).fetchall()[0][0]
             for n in names}
     return {"dataset": dataset, "tables": rows, "tasks": tasks,

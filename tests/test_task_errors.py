@@ -1,0 +1,147 @@
+"""Bad input to tasks, declarations and loaders: a clear error naming the argument, and the
+database left exactly as it was."""
+import duckdb
+import pytest
+
+from snapshot import snapshot
+
+GOOD = dict(entity="'drivers'", kind="'binary'", horizon="INTERVAL 30 DAY",
+            val_timestamp="'2005-01-01'", test_timestamp="'2010-01-01'",
+            label_sql="'SELECT a.anchor_time, r.driverId, MAX(r.position = 1)::INT AS label "
+                      "FROM relatron_anchors a JOIN results r ON r.date > a.anchor_time AND "
+                      "r.date <= a.window_end GROUP BY ALL'")
+
+
+def call_task(con, name="t", **override):
+    args = {**GOOD, **override}
+    named = ", ".join(f"{k} := {v}" for k, v in args.items() if v is not None)
+    return con.execute(f"SELECT relatron_task('{name}', {named})").fetchall()[0][0]
+
+
+def test_good_task_is_created(f1_con):
+    call_task(f1_con, "driver-wins")
+    n = f1_con.execute("SELECT COUNT(*) FROM relatron_task_rows('driver-wins')").fetchall()[0][0]
+    assert n > 1000
+
+
+CASES = [
+    (dict(entity="'nope'"), "entity.*no table 'nope'.*'drivers'"),
+    (dict(entity="'results; DROP TABLE races'"), "entity.*no table"),
+    (dict(kind="'ranking'"), "kind.*'binary', 'multiclass', 'regression'"),
+    (dict(horizon="INTERVAL 0 DAY"), "horizon.*positive"),
+    (dict(horizon="-INTERVAL 3 DAY"), "horizon.*positive"),
+    (dict(val_timestamp="'2011-01-01'"), "val_timestamp.*before test_timestamp"),
+    (dict(val_timestamp="'2010-01-01'"), "val_timestamp.*before test_timestamp"),
+    (dict(eval_windows="0"), "eval_windows.*at least 1"),
+    (dict(label_sql="'SELECT 1'"), "label_sql.*returns 1 columns"),
+    (dict(label_sql="'SELECT a.anchor_time, 1 AS d, ''x'' AS label FROM relatron_anchors a'"),
+     "label_sql.*label column.*VARCHAR"),
+    (dict(label_sql="'SELECT a.anchor_time, r.driverId, r.position AS label FROM "
+                    "relatron_anchors a JOIN results r ON r.date > a.anchor_time AND "
+                    "r.date <= a.window_end AND r.position > 3'", kind="'regression'"),
+     "label_sql.*duplicated \\(anchor_time, entity\\) pairs"),
+    (dict(label_sql="'DROP TABLE races'"), "label_sql.*single SELECT"),
+    (dict(label_sql="'SELECT * FROM nowhere'"), "label_sql.*failed to run"),
+    (dict(label_sql="'SELECT TIMESTAMP ''1999-01-01'', 1, 1'"), "label_sql.*anchor_time is not"),
+    (dict(label_sql="'SELECT a.anchor_time, -5, 1 FROM relatron_anchors a'"),
+     "label_sql.*not a drivers.driverId"),
+    (dict(label_sql="'SELECT a.anchor_time, 1, 2 FROM relatron_anchors a'"),
+     "label_sql.*binary labels must be 0 or 1"),
+    (dict(entity="'standings'", val_timestamp="'1949-01-01'", test_timestamp="'1950-01-01'"),
+     "val_timestamp.*leaves no train anchor"),
+]
+
+
+@pytest.mark.parametrize("override,match", CASES)
+def test_bad_task_argument(f1_con, override, match):
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match=match):
+        call_task(f1_con, **override)
+    assert snapshot(f1_con) == before
+
+
+def test_entity_without_primary_key(f1_con):
+    f1_con.execute("CREATE TABLE nokey AS SELECT 1 AS id")
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match="entity.*no primary key"):
+        call_task(f1_con, entity="'nokey'")
+    assert snapshot(f1_con) == before
+
+
+def test_existing_name_needs_replace(f1_con):
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match="name.*exists; pass replace := true"):
+        call_task(f1_con, "driver-dnf")
+    assert snapshot(f1_con) == before
+    call_task(f1_con, "driver-dnf", replace="true")
+    n = f1_con.execute("SELECT COUNT(*) FROM relatron_task_rows('driver-dnf')").fetchall()[0][0]
+    assert n != 11411 + 566 + 702  # redefined with the new label query, old rows gone
+
+
+def test_null_required_arguments(f1_con):
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match="entity.*required"):
+        f1_con.execute("SELECT relatron_task('x', entity := NULL)").fetchall()
+    with pytest.raises(duckdb.Error, match="val_timestamp.*required"):
+        call_task(f1_con, val_timestamp="NULL")
+    assert snapshot(f1_con) == before
+
+
+def test_unknown_task_rows(f1_con):
+    with pytest.raises(duckdb.Error, match="name.*no task 'nope'.*'driver-dnf'"):
+        f1_con.execute("FROM relatron_task_rows('nope')").fetchall()
+
+
+@pytest.mark.parametrize("sql,match", [
+    ("SELECT relatron_declare('nope', primary_key := 'id')", "table.*no table 'nope'"),
+    ("SELECT relatron_declare('races', primary_key := 'nope')", "primary_key.*no column 'nope'"),
+    ("SELECT relatron_declare('races', time_column := 'name')", "time_column.*VARCHAR"),
+    ("SELECT relatron_declare('races', foreign_keys := MAP {'circuitId': 'x; DROP TABLE races'})",
+     "foreign_keys.*unknown table"),
+    ("SELECT relatron_declare('races', foreign_keys := MAP {'nope': 'circuits'})",
+     "foreign_keys.*no column 'nope'"),
+])
+def test_bad_declarations(f1_con, sql, match):
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match=match):
+        f1_con.execute(sql).fetchall()
+    assert snapshot(f1_con) == before
+
+
+def test_declaration_is_used(f1_con):
+    f1_con.execute("CREATE TABLE pits AS SELECT 1 AS pit_id, 18 AS raceId, "
+                   "TIMESTAMP '2008-03-16' AS at")
+    f1_con.execute("SELECT relatron_declare('pits', primary_key := 'pit_id', "
+                   "foreign_keys := MAP {'raceId': 'races'}, time_column := 'at')").fetchall()
+    roles = dict(f1_con.execute("SELECT column_name, role FROM relatron_schema() "
+                                "WHERE table_name = 'pits'").fetchall())
+    assert roles == {"pit_id": "pk", "raceId": "fk", "at": "time"}
+
+
+@pytest.mark.parametrize("sql,match", [
+    ("SELECT relatron_load('ergast_f1', '/nonexistent')", "path.*not a folder"),
+    ("SELECT relatron_load('nope')", "dataset.*unknown dataset 'nope'.*'ergast_f1'"),
+    ("SELECT relatron_load('ergast_f1')", "path.*needs the folder"),
+])
+def test_bad_loader_arguments(con, sql, match):
+    before = snapshot(con)
+    with pytest.raises(duckdb.Error, match=match):
+        con.execute(sql).fetchall()
+    assert snapshot(con) == before
+
+
+def test_loader_path_missing_files(con, tmp_path, stack_path):
+    (tmp_path / "races.csv").write_text("raceId\n1\n")
+    before = snapshot(con)
+    with pytest.raises(duckdb.Error, match="path.*lacks .*results.csv"):
+        con.execute("SELECT relatron_load('ergast_f1', ?)", [str(tmp_path)]).fetchall()
+    with pytest.raises(duckdb.Error, match="path.*lacks .*users.parquet"):
+        con.execute("SELECT relatron_load('stackexchange', ?)", [str(tmp_path)]).fetchall()
+    assert snapshot(con) == before
+
+
+def test_loader_does_not_clobber_without_replace(f1_con, f1_path):
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match="replace.*tables .*races.* exist"):
+        f1_con.execute("SELECT relatron_load('ergast_f1', ?)", [str(f1_path)]).fetchall()
+    assert snapshot(f1_con) == before
