@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 
 from . import families, metrics, registry
+from . import progress as progress_mod
 from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
 from .schema import read_schema
@@ -76,10 +77,27 @@ def choose_family(con, task: Task, family: str) -> tuple[str, dict | None]:
         return family, None
     try:
         from .route import router
-    except ImportError:
-        return "dfs", {"family": "dfs", "reason": "no router available; DFS is the default"}
-    decision = router.route(con, task.name)
+        decision = router.route(con, task.name)
+    except ImportError as e:   # the router, or a library it needs, is not installed
+        log.warning("routing unavailable (%s); choosing a family without it", e)
+        return _fallback_family()
     return decision["family"], decision
+
+
+def _fallback_family() -> tuple[str, dict]:
+    """Without a router: DFS, else RDL, else the baseline, whichever is importable first."""
+    missing = []
+    for name in ("dfs", "rdl"):
+        try:
+            families.get(name)
+        except TrainError:
+            missing.append(name)
+            continue
+        return name, {"family": name, "reason": f"no router available; {name.upper()} is the "
+                      "default family" + (f" ({', '.join(missing)} not installed)" if missing
+                                          else "")}
+    return "baseline", {"family": "baseline", "reason": "no router, and neither dfs nor rdl is "
+                        "installed: entity history mean"}
 
 
 def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
@@ -88,6 +106,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
           progress=None) -> dict:
     """Search, select and register a model for task ``name``; returns a summary with metrics."""
     task = load_task(con, name)
+    progress = progress if progress is not None else progress_mod.current()
     if budget is not None and budget <= 0:
         raise bad_argument("budget", f"must be a positive number of trials, got {budget}", None,
                            TrainError)
@@ -100,6 +119,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
             raise bad_argument("name", f"task {name!r} has no {split} rows; redefine it with "
                                "other timestamps", None, TrainError)
     fingerprint = data_fingerprint(con, task)
+    if progress is not None:
+        progress("routing" if family == "auto" else "preparing")
     chosen, decision = choose_family(con, task, family)
     fam = families.get(chosen)
     budget = budget or fam.default_budget
@@ -110,11 +131,17 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
             return previous
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
-    trial_log = _TrialLog(con, name, run_id, chosen)
+    trial_log = _TrialLog(con, name, run_id, chosen, getattr(progress, "on_trial", None))
     options = FitOptions(budget=budget, seed=seed, device=device, time_budget=time_budget,
                          trial_log=trial_log, progress=progress or (lambda message: None))
+    if hasattr(progress, "begin"):
+        progress.begin(name, chosen, budget, time_budget, task.metric, task.higher_is_better)
     try:
+        if progress is not None:
+            progress(f"training {chosen}")
         fitted = fam.fit(con, task, options)
+        if progress is not None:
+            progress("evaluating")
         scores = {}
         for split in ("val", "test"):
             rows = split_rows(con, task, split)
@@ -134,8 +161,9 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
 class _TrialLog:
     """Writes each trial or epoch to ``relatron.trials`` at once, so others can watch."""
 
-    def __init__(self, con, name: str, run_id: str, family: str):
+    def __init__(self, con, name: str, run_id: str, family: str, watch=None):
         self.con, self.name, self.run_id, self.family = con, name, run_id, family
+        self.watch = watch   # told of every row written (a progress line)
 
     def __call__(self, trial: int, epoch: int | None = None, config: dict | None = None,
                  train_loss: float | None = None, val_metric: float | None = None,
@@ -146,6 +174,9 @@ class _TrialLog:
                         [self.name, self.run_id, family or self.family, trial, epoch,
                          None if config is None else registry.to_json(config),
                          _finite(train_loss), _finite(val_metric), seconds])
+        if self.watch is not None:
+            self.watch(trial=trial, epoch=epoch, val_metric=_finite(val_metric),
+                       family=family or self.family)
 
     def discard(self) -> None:
         with registry.transaction(self.con) as cur:

@@ -1,0 +1,218 @@
+"""The ``relatron`` command: ``sql``, ``shell``, ``demo`` and ``report``.
+
+New database files are created readable by DuckDB 1.4+ (the duckdb CLI on PyPI, BI drivers)
+unless ``--latest-storage`` is given.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import duckdb
+
+DEMO_DB = "relatron_demo.duckdb"
+DATASETS = {"nycflights13": ("nycflights13", DEMO_DB), "f1": ("ergast_f1", "relatron_f1.duckdb")}
+
+
+def open_database(path: str, latest_storage: bool = False, read_only: bool = False):
+    """A Relatron connection; a new file is created DuckDB-1.x readable unless told otherwise."""
+    import relatron_sql
+
+    fresh = path != ":memory:" and not pathlib.Path(path).exists()
+    return relatron_sql.connect(path, compatible=fresh and not latest_storage,
+                                read_only=read_only)
+
+
+def _storage_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--latest-storage", action="store_true",
+                        help="create a new database in DuckDB 2's storage format (DuckDB 1.x "
+                             "readers and BI drivers cannot open it)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relatron", description="Automated machine learning over "
+                                "relational databases, run from SQL inside DuckDB.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("sql", help="run SQL with the Relatron functions and print the results")
+    s.add_argument("database", help="DuckDB file (created when missing) or :memory:")
+    s.add_argument("-c", "--command", dest="commands", action="append", default=[],
+                   metavar="SQL", help="SQL to run (repeatable)")
+    s.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+                   help="file of SQL statements to run (repeatable)")
+    s.add_argument("--csv", action="store_true", help="print results as CSV")
+    s.add_argument("--mode", choices=("box", "csv", "line", "list", "markdown", "json"),
+                   help="result format (default: box)")
+    s.add_argument("--timer", action="store_true", help="print each statement's run time")
+    _storage_flag(s)
+
+    sh = sub.add_parser("shell", help="interactive SQL shell with the Relatron functions")
+    sh.add_argument("database", nargs="?", default=":memory:")
+    _storage_flag(sh)
+
+    d = sub.add_parser("demo", help="load a database, then route, train, predict and evaluate "
+                                    "each of its tasks")
+    d.add_argument("--dataset", choices=sorted(DATASETS), default="nycflights13")
+    d.add_argument("--data", metavar="DIR", help="folder of the dataset's files (f1: the "
+                                                 "Ergast CSVs)")
+    d.add_argument("--db", metavar="FILE", help="database file (default: relatron_demo.duckdb,"
+                                                " relatron_f1.duckdb for f1)")
+    d.add_argument("--family", default="auto", help="model family (default: auto, routed)")
+    d.add_argument("--budget", type=int, help="trials per task (default: the family's)")
+    d.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop each task's search after this many seconds, keeping the best")
+    d.add_argument("--tasks", metavar="NAME", nargs="+", help="only these tasks")
+    _storage_flag(d)
+
+    r = sub.add_parser("report", help="write a self-contained HTML report of a task's model")
+    r.add_argument("database")
+    r.add_argument("name", help="task name")
+    r.add_argument("--out", default=None, help="HTML file (default: report-NAME.html)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"sql": cmd_sql, "shell": cmd_shell, "demo": cmd_demo,
+                "report": cmd_report}[args.command](args)
+    except (duckdb.Error, OSError, ValueError, KeyboardInterrupt) as e:
+        from .shell import error_line
+        print(error_line(e), file=sys.stderr)
+        return 1
+
+
+def cmd_sql(args) -> int:
+    from .shell import Shell
+
+    con = open_database(args.database, args.latest_storage)
+    try:
+        mode = "csv" if args.csv else (args.mode or "box")
+        shell = Shell(con, mode=mode, timer=args.timer)
+        texts = list(args.commands)
+        for file in args.files:
+            texts.append(pathlib.Path(file).read_text())
+        if not texts:
+            texts.append(sys.stdin.read())
+        for text in texts:
+            shell.feed(text.splitlines())
+            if shell.errors:
+                break
+        return 1 if shell.errors else 0
+    finally:
+        con.close()
+
+
+def cmd_shell(args) -> int:
+    from . import __version__, shell
+
+    con = open_database(args.database, args.latest_storage)
+    try:
+        banner = (f"Relatron {__version__} on DuckDB {duckdb.__version__}: {args.database}\n"
+                  "Enter \".help\" for usage hints; statements end with ';'.")
+        return shell.run(con, banner=banner)
+    finally:
+        con.close()
+
+
+def cmd_report(args) -> int:
+    from . import report
+
+    out = pathlib.Path(args.out or f"report-{args.name}.html")
+    con = open_database(args.database)
+    try:
+        report.write(con, args.name, out)
+    finally:
+        con.close()
+    print(f"wrote {out}")
+    return 0
+
+
+# -- demo ---------------------------------------------------------------------------------
+def _why(result: dict) -> str:
+    decision = result.get("route") or {}
+    if decision.get("reason"):
+        return str(decision["reason"])
+    probability = decision.get("probability")
+    if probability is not None:
+        return f"router: P(RDL wins) = {float(probability):.2f}"
+    return "family asked for" if not decision else "routed"
+
+
+def _metric(scores: dict, metric: str):
+    value = (scores or {}).get(metric)
+    return None if value is None else round(float(value), 4)
+
+
+def run_demo(con, dataset: str, data: str | None, family: str = "auto",
+             budget: int | None = None, time_budget: float | None = None,
+             tasks: list[str] | None = None, progress=None, say=print) -> list[dict]:
+    """Load ``dataset``, then train, predict and evaluate each task; one summary row per task."""
+    import relatron_sql
+    from . import models
+
+    started = time.perf_counter()
+    say(f"loading {dataset} ...")
+    loaded = relatron_sql.load(con, DATASETS[dataset][0], data, replace=True)
+    say(f"loaded {sum(loaded['tables'].values()):,} rows in {len(loaded['tables'])} tables "
+        f"({loaded['seconds']:.1f} s); tasks: {', '.join(loaded['tasks'])}")
+    names = list(loaded["tasks"])
+    if tasks:
+        unknown = sorted(set(tasks) - set(names))
+        if unknown:
+            from .errors import TaskError, bad_argument
+            raise bad_argument("tasks", f"unknown task(s) {', '.join(unknown)}", names, TaskError)
+        names = [n for n in names if n in tasks]
+    rows = []
+    for name in names:
+        t0 = time.perf_counter()
+        result = models.train(con, name, family=family, budget=budget,
+                              time_budget=time_budget, retrain=True, progress=progress)
+        if progress is not None and hasattr(progress, "finish"):
+            progress("predicting")
+        written = models.predict(con, name, split="test")
+        evaluation = models.evaluate(con, name, split="test")
+        if progress is not None and hasattr(progress, "finish"):
+            progress.finish()
+        metric = result["metric"]
+        rows.append({"task": name, "family": result["family"], "why": _why(result),
+                     "metric": metric, "val": _metric(result["val"], metric),
+                     "test": _metric(evaluation["metrics"], metric),
+                     "baseline": _metric(evaluation["baseline"], metric),
+                     "predictions": written, "seconds": round(time.perf_counter() - t0, 1)})
+        say(f"{name}: {result['family']}, test {metric} {rows[-1]['test']} "
+            f"({rows[-1]['seconds']} s)")
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    return rows
+
+
+def cmd_demo(args) -> int:
+    from .progress import ProgressLine
+    from .shell import format_table
+
+    if args.dataset == "f1" and not args.data:
+        print("Error: argument 'data': the f1 demo needs --data DIR, the folder of the Ergast "
+              "CSV files", file=sys.stderr)
+        return 2
+    db = args.db or DATASETS[args.dataset][1]
+    con = open_database(db, args.latest_storage)
+    line = ProgressLine(sys.stderr)
+    try:
+        rows = run_demo(con, args.dataset, args.data, args.family, args.budget,
+                        args.time_budget, args.tasks, progress=line,
+                        say=lambda text: print(text, file=sys.stderr))
+    finally:
+        line.finish()
+        con.close()
+    names = ["task", "family", "why", "metric", "val", "test", "baseline", "seconds"]
+    types = ["VARCHAR"] * 4 + ["DOUBLE"] * 4
+    print(format_table(names, types, [[r[n] for n in names] for r in rows], max_width=70))
+    print(f"Database: {db} (predictions in relatron.predictions; "
+          f"`relatron shell {db}` to explore, `relatron report {db} TASK` for a report)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

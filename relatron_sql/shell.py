@@ -1,0 +1,510 @@
+"""An interactive SQL shell over a Relatron connection that feels like the DuckDB shell.
+
+Statements end with ``;`` and may span lines; results print as aligned tables (``.mode`` changes
+that); ``.tables``, ``.schema``, ``.timer``, ``.tasks``, ``.models`` and ``.help`` work as in the
+DuckDB shell; history persists across sessions in ``~/.relatron_history`` (or
+``$RELATRON_HISTORY``). Errors print as one line ``Error: ...``, never a traceback. Ctrl-C stops a
+running statement (training stops at its next trial; the registry keeps its state) or clears the
+statement being typed.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import json
+import math
+import os
+import pathlib
+import re
+import signal
+import sys
+import time
+from typing import IO, Iterable, Sequence
+
+import duckdb
+
+from . import progress as progress_mod
+
+MODES = ("box", "csv", "line", "list", "markdown", "json")
+_SHOWN = {"SELECT", "PRAGMA", "EXPLAIN", "CALL", "EXECUTE", "RELATION", "MULTI", "ANALYZE"}
+_NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
+                      r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
+_UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
+_CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
+_BINDER_UDF = re.compile(r"No function matches the given name and argument types "
+                         r"'(\w+?)_udf\((.*)\)'")
+
+
+# -- errors -------------------------------------------------------------------------------
+def error_line(error: BaseException) -> str:
+    """One line for an error: ``Error: argument 'name': no task 'x'; valid: ...``."""
+    if isinstance(error, KeyboardInterrupt):
+        return "Error: interrupted; the registry is left as it was"
+    text = str(error).strip()
+    binder = _BINDER_UDF.search(text)
+    if binder:
+        return "Error: " + _argument_types(binder.group(1), binder.group(2))
+    lines = []
+    skip_caret = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("Candidate functions"):
+            continue
+        if stripped.startswith("LINE "):
+            skip_caret = True
+            continue
+        if skip_caret and set(stripped) <= {"^"}:
+            continue
+        lines.append(stripped)
+    text = " ".join(lines) or type(error).__name__
+    text = _UDF_PREFIX.sub("", text)
+    while True:
+        shorter = _CLASS_PREFIX.sub("", text, count=1)
+        if shorter == text:
+            break
+        text = shorter
+    return "Error: " + text
+
+
+def _argument_types(name: str, given: str) -> str:
+    """Name the argument whose type does not fit a Relatron function."""
+    from .udfs import base
+
+    spec = next((f for f in base.FUNCTIONS if f.name == name), None)
+    given_types = [g.strip().strip('"') for g in given.split(",")] if given.strip() else []
+    if spec is None or len(given_types) != len(spec.params):
+        return f"{name}: wrong argument types ({given})"
+    for (param, expected, _), got in zip(spec.params, given_types):
+        got = got.replace("_LITERAL", "")
+        if got in ("NULL", "STRING", expected) or (_NUMERIC.match(got) and
+                                                    _NUMERIC.match(expected)):
+            continue
+        return (f"argument {param!r} of {name}: expected {expected}, got {got}; "
+                f"cast it, e.g. CAST(... AS {expected})")
+    return f"{name}: wrong argument types ({given})"
+
+
+# -- statements ---------------------------------------------------------------------------
+def is_complete(text: str) -> bool:
+    """Whether ``text`` ends with a ``;`` outside quotes and comments."""
+    quote = None
+    last = ""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+            i += 1
+            continue
+        if ch in "'\"":
+            quote = ch
+            last = ch
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                return False
+            i = j + 2
+            continue
+        elif not ch.isspace():
+            last = ch
+        i += 1
+    return quote is None and last == ";"
+
+
+def statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
+    """(statement type, SQL text) for each statement in ``sql``."""
+    return [(s.type.name, s.query) for s in con.extract_statements(sql)]
+
+
+# -- formatting ---------------------------------------------------------------------------
+def _cell(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return f"{value:.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.4g}"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(bytes(value))} bytes>"
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _clip(text: str, width: int) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence],
+                 mode: str = "box", max_rows: int = 40, max_width: int = 60) -> str:
+    """Render a result like the DuckDB shell does."""
+    if mode == "csv":
+        import io
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([["" if v is None else repr(v) if isinstance(v, float) else _cell(v)
+                           for v in row] for row in rows])
+        return out.getvalue().rstrip("\n")
+    if mode == "json":
+        return json.dumps([dict(zip(names, row)) for row in rows], default=str, indent=1)
+    cells = [[_cell(v) for v in row] for row in rows]
+    if mode == "list":
+        return "\n".join("|".join(row) for row in [list(names)] + cells)
+    if mode == "line":
+        width = max((len(n) for n in names), default=0)
+        blocks = ["\n".join(f"{n.rjust(width)} = {v}" for n, v in zip(names, row))
+                  for row in cells]
+        return "\n\n".join(blocks)
+    if mode == "markdown":
+        head = "| " + " | ".join(names) + " |"
+        rule = "|" + "|".join("---" for _ in names) + "|"
+        body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        return "\n".join([head, rule] + body)
+    return _box(names, types, cells, max_rows, max_width)
+
+
+def _box(names, types, cells, max_rows, max_width) -> str:
+    total = len(cells)
+    hidden = 0
+    if total > max_rows:
+        half = max_rows // 2
+        hidden = total - 2 * half
+        cells = cells[:half] + [None] + cells[-half:]
+    types = [t.lower() for t in types]
+    shown = [r for r in cells if r is not None]
+    widths = []
+    for j, name in enumerate(names):
+        w = max([len(name), len(types[j])] + [len(_clip(r[j], max_width)) for r in shown])
+        widths.append(min(w, max_width))
+    right = [bool(_NUMERIC.match(t.upper())) for t in types]
+
+    def line(left, mid, end):
+        return left + mid.join("─" * (w + 2) for w in widths) + end
+
+    def row(values, align_right):
+        parts = []
+        for v, w, r in zip(values, widths, align_right):
+            v = _clip(v, w)
+            parts.append(" " + (v.rjust(w) if r else v.ljust(w)) + " ")
+        return "│" + "│".join(parts) + "│"
+
+    centre = [False] * len(names)
+    out = [line("┌", "┬", "┐"), row([n.center(w) for n, w in zip(names, widths)], centre),
+           row([t.center(w) for t, w in zip(types, widths)], centre), line("├", "┼", "┤")]
+    for r in cells:
+        if r is None:
+            out.append(row(["·"] * len(names), centre))
+        else:
+            out.append(row(r, right))
+    out.append(line("└", "┴", "┘"))
+    note = f"{total} row" + ("" if total == 1 else "s")
+    if hidden:
+        note += f" ({2 * (max_rows // 2)} shown)"
+    out.append(note)
+    return "\n".join(out)
+
+
+# -- the shell ----------------------------------------------------------------------------
+HELP = """\
+.help               this text
+.tables             list tables (user tables and the relatron registry)
+.schema [TABLE]     CREATE statements of every table, or of TABLE
+.tasks              tasks defined with relatron_task and their row counts
+.models             trained models, their family and metrics
+.mode MODE          result format: box (default), csv, line, list, markdown, json
+.maxrows N          rows shown in box mode before eliding the middle
+.timer on|off       print the time each statement took
+.read FILE          run the statements in FILE
+.quit, .exit        leave (Ctrl-D too)
+Statements end with ';' and may span several lines. Ctrl-C stops a running statement."""
+
+
+class Shell:
+    """Runs statements and dot-commands on ``con``, writing results to ``out``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, out: IO[str] | None = None,
+                 err: IO[str] | None = None, mode: str = "box", timer: bool = False,
+                 progress: bool = True):
+        self.con = con
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.mode = mode
+        self.timer = timer
+        self.max_rows = 40
+        self.errors = 0
+        self.progress = progress
+        self.done = False
+
+    # output
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def fail(self, error: BaseException | str) -> None:
+        self.errors += 1
+        line = error if isinstance(error, str) else error_line(error)
+        self.err.write(line + "\n")
+        self.err.flush()
+
+    # SQL
+    def run_sql(self, sql: str) -> None:
+        """Run every statement in ``sql``; an error stops the rest of this text."""
+        try:
+            parsed = statements(self.con, sql)
+        except duckdb.Error as e:
+            self.fail(e)
+            return
+        for kind, text in parsed:
+            if not self._run_one(kind, text):
+                return
+
+    def _run_one(self, kind: str, text: str) -> bool:
+        line = progress_mod.ProgressLine(self.err) if self.progress else None
+        started = time.perf_counter()
+        previous = self._trap_interrupt(line)
+        try:
+            if line is not None:
+                with progress_mod.attached(line):
+                    result = self._fetch(text)
+            else:
+                result = self._fetch(text)
+        except (duckdb.Error, KeyboardInterrupt, Exception) as e:  # one line, never a traceback
+            self.fail(e)
+            return False
+        finally:
+            self._restore_interrupt(previous)
+        if result is not None and kind in _SHOWN:
+            names, types, rows = result
+            self.say(format_table(names, types, rows, self.mode, self.max_rows))
+        if self.timer:
+            self.say(f"Run Time: real {time.perf_counter() - started:.3f} s")
+        return True
+
+    def _fetch(self, text: str):
+        cur = self.con.execute(text)
+        if cur.description is None:
+            return None
+        names = [d[0] for d in cur.description]
+        types = [str(d[1]) for d in cur.description]
+        return names, types, cur.fetchall()
+
+    def _trap_interrupt(self, line):
+        if not _main_thread():
+            return None
+
+        def handler(signum, frame):
+            if line is not None:
+                line.interrupt()
+            try:
+                self.con.interrupt()
+            except duckdb.Error:
+                pass
+        return signal.signal(signal.SIGINT, handler)
+
+    @staticmethod
+    def _restore_interrupt(previous) -> None:
+        if previous is not None and _main_thread():
+            signal.signal(signal.SIGINT, previous)
+
+    # dot-commands
+    def dot(self, command: str) -> None:
+        words = command.split()
+        name, args = words[0].lower(), words[1:]
+        handler = getattr(self, "_dot_" + name[1:], None)
+        if handler is None:
+            self.fail(f"Error: unknown command {name}; try .help")
+            return
+        handler(args)
+
+    def _dot_help(self, args):
+        self.say(HELP)
+
+    def _dot_quit(self, args):
+        self.done = True
+
+    _dot_exit = _dot_quit
+
+    def _dot_tables(self, args):
+        rows = self.con.execute(
+            "SELECT CASE WHEN schema_name = 'main' THEN table_name ELSE schema_name || '.' || "
+            "table_name END FROM duckdb_tables() WHERE NOT internal AND database_name = "
+            "current_database() ORDER BY schema_name <> 'main', schema_name, table_name"
+        ).fetchall()
+        names = [r[0] for r in rows]
+        if names:
+            width = max(len(n) for n in names) + 2
+            per_line = max(1, 100 // width)
+            for i in range(0, len(names), per_line):
+                self.say("".join(n.ljust(width) for n in names[i:i + per_line]).rstrip())
+
+    def _dot_schema(self, args):
+        if args:
+            parts = args[0].split(".")
+            table, schema = parts[-1], parts[0] if len(parts) > 1 else None
+            rows = self.con.execute(
+                "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND (? IS NULL OR "
+                "schema_name = ?) AND database_name = current_database()",
+                [table, schema, schema]).fetchall()
+            if not rows:
+                self.fail(f"Error: no table {args[0]!r}; .tables lists them")
+                return
+        else:
+            rows = self.con.execute("SELECT sql FROM duckdb_tables() WHERE NOT internal AND "
+                                    "database_name = current_database() ORDER BY schema_name "
+                                    "<> 'main', schema_name, table_name").fetchall()
+        for (sql,) in rows:
+            self.say(sql)
+
+    def _dot_tasks(self, args):
+        self.run_sql("SELECT name, entity, kind, metric, horizon, counts FROM relatron.tasks "
+                     "ORDER BY name;")
+
+    def _dot_models(self, args):
+        self.run_sql("SELECT name, version, active, family, status, round(seconds, 1) AS "
+                     "seconds, metrics, created_at FROM relatron.models ORDER BY name, version;")
+
+    def _dot_timer(self, args):
+        if not args or args[0].lower() not in ("on", "off"):
+            self.fail("Error: usage: .timer on|off")
+            return
+        self.timer = args[0].lower() == "on"
+
+    def _dot_mode(self, args):
+        if not args:
+            self.say(f"current output mode: {self.mode}")
+        elif args[0].lower() not in MODES:
+            self.fail(f"Error: unknown mode {args[0]!r}; valid: {', '.join(MODES)}")
+        else:
+            self.mode = args[0].lower()
+
+    def _dot_maxrows(self, args):
+        try:
+            self.max_rows = max(2, int(args[0]))
+        except (IndexError, ValueError):
+            self.fail("Error: usage: .maxrows N")
+
+    def _dot_read(self, args):
+        if not args:
+            self.fail("Error: usage: .read FILE")
+            return
+        try:
+            text = pathlib.Path(args[0]).read_text()
+        except OSError as e:
+            self.fail(f"Error: cannot read {args[0]!r}: {e.strerror}")
+            return
+        self.feed(text.splitlines())
+
+    # input
+    def take(self, buffer: list[str], line: str, history: "_History | None" = None) -> None:
+        """Add one typed line: run a dot-command or, once ``;`` ends it, the statement."""
+        line = line.rstrip("\n")
+        if not buffer and line.strip().startswith("."):
+            if history is not None:
+                history.add(line.strip())
+            self.dot(line.strip())
+            return
+        if not buffer and not line.strip():
+            return
+        buffer.append(line)
+        text = "\n".join(buffer)
+        if is_complete(text):
+            if history is not None:
+                history.add(text, lines=len(buffer))
+            buffer.clear()
+            self.run_sql(text)
+
+    def feed(self, lines: Iterable[str]) -> None:
+        """Run lines as the shell would read them (dot-commands alone on a line)."""
+        buffer: list[str] = []
+        for line in lines:
+            if self.done:
+                return
+            self.take(buffer, line)
+        if "\n".join(buffer).strip():
+            self.run_sql("\n".join(buffer))
+
+    def interactive(self, banner: str = "") -> None:
+        """Read statements with prompts, line editing and persistent history."""
+        history = _History()
+        if banner:
+            self.say(banner)
+        buffer: list[str] = []
+        while not self.done:
+            try:
+                line = input("     ...> " if buffer else "relatron> ")
+            except EOFError:
+                self.say("")
+                break
+            except KeyboardInterrupt:
+                self.say("")
+                buffer.clear()
+                continue
+            self.take(buffer, line, history)
+        history.save()
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+class _History:
+    """readline history in ~/.relatron_history; a multi-line statement is one entry."""
+
+    def __init__(self):
+        self.path = pathlib.Path(os.environ.get("RELATRON_HISTORY",
+                                                pathlib.Path.home() / ".relatron_history"))
+        try:
+            import readline
+        except ImportError:   # no line editing on this platform: still a working shell
+            self.readline = None
+            return
+        self.readline = readline
+        readline.set_history_length(5000)
+        if self.path.exists():
+            try:
+                readline.read_history_file(str(self.path))
+            except OSError:
+                pass
+
+    def add(self, text: str, lines: int = 1) -> None:
+        rl = self.readline
+        if rl is None:
+            return
+        for _ in range(lines):   # input() added each line; keep the statement as one entry
+            n = rl.get_current_history_length()
+            if n:
+                rl.remove_history_item(n - 1)
+        rl.add_history(text)
+        self.save()
+
+    def save(self) -> None:
+        if self.readline is not None:
+            try:
+                self.readline.write_history_file(str(self.path))
+            except OSError:
+                pass
+
+
+def run(con: duckdb.DuckDBPyConnection, stdin: IO[str] | None = None,
+        out: IO[str] | None = None, err: IO[str] | None = None, banner: str = "") -> int:
+    """The ``relatron shell`` loop: interactive on a terminal, else read statements from stdin."""
+    stdin = stdin or sys.stdin
+    shell = Shell(con, out, err)
+    if stdin.isatty() and (out or sys.stdout).isatty():
+        shell.interactive(banner)
+        return 0
+    shell.feed(stdin)
+    return 1 if shell.errors else 0
