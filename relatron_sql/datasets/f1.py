@@ -107,3 +107,64 @@ WHERE dri.driverId IN (SELECT DISTINCT driverId FROM results
                        WHERE date > a.anchor_time - INTERVAL 1 YEAR)
 GROUP BY a.anchor_time, dri.driverId"""),
 )
+
+# Tasks of our own design for the performance bank. The population is decided by the past only
+# (raced in the year up to the anchor), unlike RelBench's driver tasks above.
+_ACTIVE_DRIVERS = ("SELECT DISTINCT a.anchor_time, a.window_end, r.driverId FROM relatron_anchors a "
+                   "JOIN results r ON r.date <= a.anchor_time AND r.date > a.anchor_time - "
+                   "INTERVAL 365 DAY")
+_ACTIVE_TEAMS = ("SELECT DISTINCT a.anchor_time, a.window_end, r.constructorId FROM "
+                 "relatron_anchors a JOIN results r ON r.date <= a.anchor_time AND r.date > "
+                 "a.anchor_time - INTERVAL 365 DAY")
+
+
+def _driver_task(name, kind, days, value, description):
+    return dict(name=name, entity="drivers", kind=kind, horizon=dt.timedelta(days=days),
+                val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
+                description=description,
+                label_sql="WITH act AS (" + _ACTIVE_DRIVERS + ") SELECT act.anchor_time, "
+                          "act.driverId, " + value + " AS label FROM act LEFT JOIN results re ON "
+                          "re.driverId = act.driverId AND re.date > act.anchor_time AND "
+                          "re.date <= act.window_end GROUP BY act.anchor_time, act.driverId")
+
+
+def _team_task(name, kind, days, value, description, table="results"):
+    return dict(name=name, entity="constructors", kind=kind, horizon=dt.timedelta(days=days),
+                val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
+                description=description,
+                label_sql="WITH act AS (" + _ACTIVE_TEAMS + ") SELECT act.anchor_time, "
+                          "act.constructorId, " + value + " AS label FROM act LEFT JOIN " + table +
+                          " re ON re.constructorId = act.constructorId AND re.date > "
+                          "act.anchor_time AND re.date <= act.window_end "
+                          "GROUP BY act.anchor_time, act.constructorId")
+
+
+BANK_TASKS = (
+    _driver_task("driver-podium", "binary", 60,
+                 "CAST(COALESCE(MAX(re.positionOrder <= 3), false) AS INTEGER)",
+                 "Will a driver who raced in the last year finish on the podium in the next 60 "
+                 "days?"),
+    _driver_task("driver-points", "regression", 60, "COALESCE(SUM(re.points), 0)",
+                 "How many points will a driver who raced in the last year score in the next 60 "
+                 "days?"),
+    _driver_task("driver-win", "binary", 90,
+                 "CAST(COALESCE(MAX(re.positionOrder = 1), false) AS INTEGER)",
+                 "Will a driver who raced in the last year win a race in the next 90 days?"),
+    _driver_task("driver-retire", "binary", 365, "CAST(COUNT(re.resultId) = 0 AS INTEGER)",
+                 "Will a driver who raced in the last year not race at all in the next year?"),
+    _driver_task("driver-finishes", "regression", 60,
+                 "COALESCE(SUM(CAST(re.statusId = 1 AS INTEGER)), 0)",
+                 "How many races will a driver who raced in the last year finish in the next "
+                 "60 days?"),
+    _team_task("constructor-points", "regression", 90, "COALESCE(SUM(re.points), 0)",
+               "How many points will a constructor active in the last year score in the next 90 "
+               "days?", table="constructor_results"),
+    _team_task("constructor-dnf", "binary", 30,
+               "CAST(COALESCE(MAX(re.statusId != 1), false) AS INTEGER)",
+               "Will a car of a constructor active in the last year fail to finish in the next "
+               "30 days?"),
+    _team_task("constructor-podium", "binary", 60,
+               "CAST(COALESCE(MAX(re.positionOrder <= 3), false) AS INTEGER)",
+               "Will a constructor active in the last year reach the podium in the next 60 "
+               "days?"),
+)

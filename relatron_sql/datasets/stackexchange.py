@@ -58,3 +58,21 @@ FROM relatron_anchors a JOIN users u ON u.CreationDate <= a.anchor_time
 WHERE EXISTS (SELECT 1 FROM past p WHERE p.uid = u.Id AND p.t <= a.anchor_time
               AND p.t > a.anchor_time - INTERVAL 2 YEAR)"""),
 )
+
+BANK_TASKS = (
+    dict(name="user-badge", entity="users", kind="binary", horizon=dt.timedelta(days=365),
+         val_timestamp=dt.datetime(2019, 1, 1), test_timestamp=dt.datetime(2021, 1, 1),
+         eval_windows=40,
+         description="Will a user active in the last two years earn a badge in the next year?",
+         label_sql="""
+WITH past AS (
+    SELECT OwnerUserId AS uid, CreationDate AS t FROM posts WHERE OwnerUserId IS NOT NULL
+    UNION ALL SELECT UserId, CreationDate FROM comments WHERE UserId IS NOT NULL
+    UNION ALL SELECT UserId, Date FROM badges)
+SELECT a.anchor_time, u.Id,
+       CAST(EXISTS (SELECT 1 FROM badges b WHERE b.UserId = u.Id AND b.Date > a.anchor_time
+                    AND b.Date <= a.window_end) AS INTEGER) AS label
+FROM relatron_anchors a JOIN users u ON u.CreationDate <= a.anchor_time
+WHERE EXISTS (SELECT 1 FROM past p WHERE p.uid = u.Id AND p.t <= a.anchor_time
+              AND p.t > a.anchor_time - INTERVAL 2 YEAR)"""),
+)

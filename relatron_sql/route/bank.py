@@ -1,0 +1,99 @@
+"""The performance bank: (task signals, family, config, val metric, test metric) rows.
+
+The shipped bank is ``relatron_sql/data/bank.json``, written by ``benchmarks/build_bank.py``;
+every ``relatron_train`` a user runs appends rows to ``relatron.bank`` in their database.
+"""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import numpy as np
+
+from ..errors import RelatronError
+from .signals import KEYS, orient, vector
+
+DEFAULT = pathlib.Path(__file__).resolve().parents[1] / "data" / "bank.json"
+FAMILIES = ("dfs", "rdl")
+
+
+class BankError(RelatronError):
+    """The bank file is missing or unreadable."""
+
+
+def load(path: str | pathlib.Path | None = None) -> list[dict]:
+    """Rows of the bank file; raises BankError naming the file when it is missing or corrupt."""
+    path = pathlib.Path(path) if path else DEFAULT
+    try:
+        rows = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BankError(f"argument 'bank': no bank file at {path}") from None
+    except (OSError, ValueError) as e:
+        raise BankError(f"argument 'bank': {path} is not a readable bank ({e})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "task" in r and "family" in r
+                                             and "signals" in r for r in rows):
+        raise BankError(f"argument 'bank': {path} is not a list of bank rows with task, family "
+                        "and signals")
+    return rows
+
+
+def outcomes(rows: list[dict]) -> list[dict]:
+    """One row per task that both families ran: signals, the best-val config of each family,
+    and whether RDL's (validation-selected) test metric beat DFS's."""
+    by_task: dict[str, dict] = {}
+    for r in rows:
+        if r["family"] not in FAMILIES or r.get("val_metric") is None:
+            continue
+        t = by_task.setdefault(r["task"], {"task": r["task"], "database": r.get("database"),
+                                           "signals": r["signals"], "best": {}})
+        best = t["best"].get(r["family"])
+        if best is None or _better(r, best):
+            t["best"][r["family"]] = r
+    out = []
+    for t in by_task.values():
+        if set(t["best"]) != set(FAMILIES):
+            continue
+        scores = {f: _oriented(t["best"][f], "test_metric") for f in FAMILIES}
+        if None in scores.values():
+            continue
+        out.append({**t, "test": scores, "rdl_wins": scores["rdl"] > scores["dfs"]})
+    return out
+
+
+def _oriented(row: dict, field: str) -> float | None:
+    return orient(row.get("metric", "auroc"), row.get(field), row["signals"].get("label_std"))
+
+
+def _better(a: dict, b: dict) -> bool:
+    return (_oriented(a, "val_metric") or -math.inf) > (_oriented(b, "val_metric") or -math.inf)
+
+
+def nearest(rows: list[dict], signals: dict, family: str, k: int = 2,
+            exclude_task: str | None = None) -> list[dict]:
+    """Best-val configs of ``family`` from the ``k`` bank tasks most similar to ``signals``
+    (cosine similarity on standardised signals)."""
+    tasks = {}
+    for r in rows:
+        if r["family"] != family or r["task"] == exclude_task or r.get("val_metric") is None:
+            continue
+        cur = tasks.get(r["task"])
+        if cur is None or _better(r, cur):
+            tasks[r["task"]] = r
+    if not tasks:
+        return []
+    names = sorted(tasks)
+    matrix = np.array([vector(tasks[n]["signals"]) for n in names])
+    query = vector(signals)
+    mean = np.nanmean(np.vstack([matrix, query]), axis=0)
+    std = np.nanstd(np.vstack([matrix, query]), axis=0)
+    std[~np.isfinite(std) | (std == 0)] = 1.0
+    z = np.nan_to_num((matrix - mean) / std)
+    q = np.nan_to_num((query - mean) / std)
+    sims = z @ q / (np.linalg.norm(z, axis=1) * (np.linalg.norm(q) or 1.0) + 1e-12)
+    order = np.argsort(-sims)[:k]
+    return [{"task": names[i], "similarity": float(sims[i]), "config": tasks[names[i]]["config"]}
+            for i in order]
+
+
+__all__ = ["load", "outcomes", "nearest", "BankError", "DEFAULT", "KEYS"]

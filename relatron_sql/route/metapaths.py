@@ -1,0 +1,38 @@
+"""Two-hop meta-paths that link entities of a task's table to each other.
+
+- ``E.fk -> P <- E.fk``: entities sharing a parent row (users of one group).
+- ``E <- C.ce, C.cp -> P``: entities sharing a parent row through a child table (drivers whose
+  results share a race). The child's time column, when it has one, says when the link appears.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..schema import Schema
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaPath:
+    name: str
+    table: str            # the table whose rows carry the link
+    entity_column: str    # column of ``table`` holding the entity id
+    shared_column: str    # column of ``table`` whose equal values link two entities
+    time_column: str | None
+
+
+def metapaths(schema: Schema, entity: str) -> list[MetaPath]:
+    ent = schema.table(entity, "entity")
+    out = []
+    for col, parent in ent.foreign_keys.items():
+        out.append(MetaPath(f"{entity}.{col}->{parent}<-{entity}", entity, ent.primary_key, col,
+                            ent.time_column))
+    for child, ce, parent in schema.edges():
+        if parent != entity:
+            continue
+        c = schema.tables[child]
+        for cp, other in c.foreign_keys.items():
+            if cp == ce:
+                continue
+            out.append(MetaPath(f"{entity}<-{child}.{ce}|{child}.{cp}->{other}", child, ce, cp,
+                                c.time_column))
+    return out

@@ -1,0 +1,80 @@
+"""Routing a task to a model family: DFS, RDL, or both when the selector is not confident."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from .. import registry
+from ..errors import TaskError, bad_argument
+from ..task import Task, load_task
+from . import bank as bank_mod
+from . import selector, signals as signals_mod
+
+log = logging.getLogger(__name__)
+
+#: Commit to a family only when P(RDL wins) is at least this far from a coin toss.
+CONFIDENT = 0.8
+#: Fewer bank tasks than this (or only one winner among them) and the selector is not fitted.
+MIN_BANK_TASKS = 4
+
+
+def check_learnable(con, task: Task) -> None:
+    distinct, = con.execute("SELECT COUNT(DISTINCT label) FROM relatron.task_rows WHERE task = ?"
+                            " AND split = 'train'", [task.name]).fetchall()[0]
+    if distinct < 2:
+        what = "constant labels" if task.kind == "regression" else "a single label value"
+        raise bad_argument("name", f"task {task.name!r} has {what} in its training rows: "
+                           "there is nothing to learn; redefine its label_sql or timestamps",
+                           None, TaskError)
+
+
+def user_bank_rows(con) -> list[dict]:
+    rows = con.execute("SELECT task, database, signals, family, config, val_metric, test_metric "
+                       "FROM relatron.bank WHERE signals IS NOT NULL").fetchall()
+    out = []
+    for task, database, sig, family, config, val, test in rows:
+        out.append({"task": "user:" + task, "database": database, "signals": json.loads(sig),
+                    "family": family, "config": json.loads(config or "null"),
+                    "val_metric": val, "test_metric": test,
+                    "metric": json.loads(sig).get("metric", "auroc")})
+    return out
+
+
+def route(con, name: str, bank_path: str | None = None, affinities: bool = True) -> dict:
+    """Signals of task ``name`` and the family they point to, with the reason in words."""
+    started = time.perf_counter()
+    task = load_task(con, name)
+    check_learnable(con, task)
+    sig = signals_mod.compute(con, task, affinities=affinities)
+    sig["metric"] = task.metric
+    decision = {"task": name, "signals": sig}
+    try:
+        rows = bank_mod.load(bank_path) + user_bank_rows(con)
+    except bank_mod.BankError as e:
+        decision.update(family="both", probability=None,
+                        reason=f"{e}; searching both families")
+        decision["seconds"] = round(time.perf_counter() - started, 3)
+        return decision
+    outcomes = [o for o in bank_mod.outcomes(rows) if o["task"] != name]
+    winners = {o["rdl_wins"] for o in outcomes}
+    if len(outcomes) < MIN_BANK_TASKS or len(winners) < 2:
+        decision.update(family="both", probability=None,
+                        reason=f"the bank has {len(outcomes)} comparable tasks, too few to "
+                               "fit the selector; searching both families")
+    else:
+        model = selector.fit(outcomes)
+        p = model.probability(sig)
+        drivers = ", ".join(f"{k} {'for' if v > 0 else 'against'} RDL" for k, v in
+                            model.explain(sig))
+        if p >= CONFIDENT:
+            family, verdict = "rdl", f"P(RDL wins) = {p:.2f} >= {CONFIDENT}"
+        elif p <= 1 - CONFIDENT:
+            family, verdict = "dfs", f"P(RDL wins) = {p:.2f} <= {1 - CONFIDENT:.1f}"
+        else:
+            family, verdict = "both", f"P(RDL wins) = {p:.2f} is not confident; searching both"
+        decision.update(family=family, probability=p,
+                        reason=f"{verdict} (selector fitted on {model.n_tasks} bank tasks; "
+                               f"strongest signals: {drivers})")
+    decision["seconds"] = round(time.perf_counter() - started, 3)
+    return decision

@@ -1,0 +1,135 @@
+"""Task signals, the bank and the router."""
+import datetime as dt
+import json
+
+import duckdb
+import numpy as np
+import pytest
+
+import relatron_sql
+from relatron_sql.route import bank, router, selector, signals
+from relatron_sql.task import load_task
+from relatron_sql.testing import make_database
+
+
+@pytest.fixture
+def gen(con):
+    make_database(con, n_users=200)
+    return con
+
+
+def test_homophily_formula():
+    y1 = np.array([1, 1, 0, 0, 1.0])
+    y2 = np.array([1, 0, 0, 0, 1.0])
+    out = signals.homophily("binary", y1, y2)
+    assert out["h"] == pytest.approx(0.8)
+    # degrees: label 1 appears 5 times, label 0 five times over 2|E| = 10 endpoints
+    assert out["h_adj"] == pytest.approx((0.8 - 0.5) / 0.5)
+    r = signals.homophily("regression", np.array([1.0, 2, 3]), np.array([1.0, 2, 3]))
+    assert r["h"] == pytest.approx(1.0)
+    assert signals.homophily("binary", np.array([]), np.array([]))["h"] is None
+
+
+def test_homophily_knob_moves_the_signal():
+    values = []
+    for h in (0.0, 0.95):
+        c = relatron_sql.connect()
+        make_database(c, homophily=h, n_users=400, seed=3)
+        out = signals.compute(c, load_task(c, "user-active"), affinities=False)
+        values.append(out["metapaths"]["users.group_id->groups<-users"]["h_adj"])
+    assert values[1] > values[0] + 0.05
+
+
+def test_signals_ignore_rows_after_the_last_training_anchor(gen):
+    task = load_task(gen, "user-active")
+    before = signals.compute(gen, task, affinities=False)
+    last = gen.execute("SELECT MAX(anchor_time) FROM relatron.task_rows WHERE task = "
+                       "'user-active' AND split = 'train'").fetchall()[0][0]
+    later = last + dt.timedelta(microseconds=1)
+    # plant future rows in every table with a time column, linking existing users and items
+    gen.execute("INSERT INTO orders SELECT order_id + 1000000, user_id, (item_id + 1) % 40, "
+                "?, amount * 10, 'web' FROM orders", [later])
+    gen.execute("INSERT INTO users SELECT user_id + 100000, (group_id + 1) % 15, ?, age, segment "
+                "FROM users", [later])
+    after = signals.compute(gen, task, affinities=False)
+    before.pop("seconds"), after.pop("seconds")
+    assert after == before
+
+
+def test_single_label_value_is_refused(gen):
+    gen.execute("UPDATE relatron.task_rows SET label = 1 WHERE task = 'user-active'")
+    with pytest.raises(relatron_sql.TaskError, match="name.*single label value"):
+        router.route(gen, "user-active", affinities=False)
+    gen.execute("UPDATE relatron.task_rows SET label = 3 WHERE task = 'user-spend'")
+    with pytest.raises(relatron_sql.TaskError, match="name.*constant labels"):
+        router.route(gen, "user-spend", affinities=False)
+
+
+def test_no_metapath_homophily_is_undefined_not_fatal(con):
+    con.execute("CREATE TABLE things AS SELECT range AS id, TIMESTAMP '2020-01-01' + "
+                "INTERVAL (range) DAY AS t, range % 2 AS v FROM range(400)")
+    con.execute("SELECT relatron_declare('things', primary_key := 'id', time_column := 't')"
+                ).fetchall()
+    con.execute("""SELECT relatron_task('odd', entity := 'things', horizon := INTERVAL 10 DAY,
+        val_timestamp := '2020-09-01', test_timestamp := '2020-11-01',
+        label_sql := 'SELECT a.anchor_time, x.id, x.v FROM relatron_anchors a JOIN things x
+                      ON x.t <= a.anchor_time AND x.t > a.anchor_time - INTERVAL 10 DAY')"""
+                ).fetchall()
+    out = router.route(con, "odd", affinities=False, bank_path="/nonexistent/bank.json")
+    assert out["signals"]["homophily_mean"] is None
+    assert "homophily undefined" in out["signals"]["homophily_note"]
+
+
+@pytest.mark.parametrize("content", [None, "not json", json.dumps({"a": 1})])
+def test_missing_or_corrupt_bank_falls_back_to_both(gen, tmp_path, content):
+    path = tmp_path / "bank.json"
+    if content is not None:
+        path.write_text(content)
+    out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+    assert out["family"] == "both"
+    assert "bank" in out["reason"] and str(path) in out["reason"]
+    with pytest.raises(bank.BankError, match="argument 'bank'"):
+        bank.load(path)
+
+
+def _synthetic_bank(rng, n=24):
+    rows = []
+    for i in range(n):
+        h = rng.uniform(-0.1, 0.5)
+        sig = {k: float(rng.normal()) for k in signals.KEYS}
+        sig["adj_homophily_mean"] = h
+        rdl_better = h > 0.2
+        for fam in ("dfs", "rdl"):
+            good = (fam == "rdl") == rdl_better
+            rows.append({"task": f"t{i}", "database": f"db{i % 4}", "signals": sig,
+                         "family": fam, "config": {"i": i}, "metric": "auroc",
+                         "val_metric": 0.7 + 0.05 * good, "test_metric": 0.7 + 0.05 * good})
+    return rows
+
+
+def test_selector_learns_a_planted_rule():
+    rows = _synthetic_bank(np.random.default_rng(0))
+    model = selector.fit(bank.outcomes(rows))
+    hi = {k: 0.0 for k in signals.KEYS} | {"adj_homophily_mean": 0.45}
+    lo = {k: 0.0 for k in signals.KEYS} | {"adj_homophily_mean": -0.05}
+    assert model.probability(hi) > 0.8 > 0.2 > model.probability(lo)
+
+
+def test_router_commits_when_confident(gen, tmp_path):
+    rows = _synthetic_bank(np.random.default_rng(1))
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(rows))
+    out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+    assert out["family"] in ("dfs", "rdl", "both")
+    p = out["probability"]
+    assert out["family"] == ("rdl" if p >= 0.8 else "dfs" if p <= 0.2 else "both")
+    assert "selector fitted on 24 bank tasks" in out["reason"]
+
+
+def test_nearest_bank_configs():
+    rows = _synthetic_bank(np.random.default_rng(2))
+    query = rows[6]["signals"]
+    near = bank.nearest(rows, query, "dfs", k=2)
+    assert near[0]["task"] == "t3" and near[0]["similarity"] == pytest.approx(1.0)
+    assert len(near) == 2 and near[1]["similarity"] < 1.0
+    assert bank.nearest(rows, query, "dfs", exclude_task="t3")[0]["task"] != "t3"
