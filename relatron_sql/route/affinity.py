@@ -1,0 +1,92 @@
+"""Quick affinities: how well each family's raw material predicts the label, cheaply.
+
+- feature affinity: validation score of a small LightGBM on depth-1 DFS features;
+- path affinity: validation score of a ridge fit on entity embeddings of an untrained GNN.
+
+Both are oriented so that higher is better (see ``signals.orient``) and use at most
+``MAX_ROWS`` training rows.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .. import metrics
+from ..models import split_rows
+from ..schema import read_schema
+from ..task import Task
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 8000
+
+
+def _subsample(rows, n: int, seed: int = 0):
+    if len(rows) <= n:
+        return rows
+    idx = np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))
+    from ..families import Rows
+    return Rows(rows.anchor_time[idx], rows.entity_id[idx], rows.split[idx], rows.label[idx])
+
+
+def _score(task: Task, label_std: float, y: np.ndarray, pred: np.ndarray) -> float | None:
+    from .signals import orient
+    return orient(task.metric, metrics.primary(task.kind, metrics.evaluate(task.kind, y, pred)),
+                  label_std)
+
+
+def feature_affinity(con, task: Task) -> float | None:
+    """Validation score of a 60-round LightGBM on depth-1 DFS features."""
+    try:
+        import lightgbm as lgb
+        from ..dfs.compile import schema_info
+        from ..dfs.enumerate import enumerate_features
+        from ..dfs.matrix import feature_matrix
+    except ImportError as e:
+        log.warning("feature affinity skipped: %s", e)
+        return None
+    schema = read_schema(con, count_dangling=False)
+    plan = enumerate_features(con, schema, task.entity, depth=1, windows=())
+    info = schema_info(schema, plan)
+    train = _subsample(split_rows(con, task, "train"), MAX_ROWS)
+    val = split_rows(con, task, "val")
+    x_train = feature_matrix(con, plan, info, train.anchor_time, train.entity_id)
+    x_val = feature_matrix(con, plan, info, val.anchor_time, val.entity_id)
+    objective = {"binary": "binary", "regression": "regression_l1",
+                 "multiclass": "multiclass"}[task.kind]
+    params = {"objective": objective, "num_leaves": 15, "learning_rate": 0.1, "verbose": -1,
+              "seed": 0, "num_threads": 2, "min_data_in_leaf": 20}
+    if task.kind == "multiclass":
+        params["num_class"] = int(task.num_classes or 2)
+    booster = lgb.train(params, lgb.Dataset(x_train, train.label), num_boost_round=60)
+    pred = booster.predict(x_val)
+    if task.kind == "multiclass":
+        pred = pred.argmax(axis=1)
+    return _score(task, float(np.std(train.label)), val.label, pred)
+
+
+def ridge_score(task: Task, z_train, y_train, z_val, y_val, alpha: float = 1.0) -> float | None:
+    """Validation score of a ridge regression from embeddings to labels."""
+    mean, std = z_train.mean(axis=0), z_train.std(axis=0) + 1e-9
+    a, b = (z_train - mean) / std, (z_val - mean) / std
+    a = np.hstack([a, np.ones((len(a), 1))])
+    b = np.hstack([b, np.ones((len(b), 1))])
+    w = np.linalg.solve(a.T @ a + alpha * np.eye(a.shape[1]), a.T @ y_train)
+    pred = b @ w
+    if task.kind == "multiclass":
+        pred = np.clip(np.round(pred), 0, (task.num_classes or 2) - 1)
+    return _score(task, float(np.std(y_train)), y_val, pred)
+
+
+def path_affinity(con, task: Task) -> float | None:
+    """Validation score of a ridge fit on embeddings from an untrained GNN."""
+    try:
+        from ..rdl.embed import untrained_embeddings
+    except ImportError as e:
+        log.warning("path affinity skipped: %s", e)
+        return None
+    train = _subsample(split_rows(con, task, "train"), MAX_ROWS)
+    val = split_rows(con, task, "val")
+    z_train, z_val = untrained_embeddings(con, task, [train, val])
+    return ridge_score(task, z_train, train.label, z_val, val.label)

@@ -1,0 +1,119 @@
+"""Loss-landscape flatness of a trained network, for choosing among top checkpoints.
+
+All measures use a fixed validation probe through ``loss_fn(model) -> scalar tensor`` and
+filter-normalised random directions (each filter of the direction scaled to the norm of the
+matching filter of the weights, biases and norms left at zero), so that networks of different
+scale compare fairly:
+
+- ``curvature``: the largest second derivative of the loss along the directions, a lower bound
+  of the top Hessian eigenvalue;
+- ``barrier``: the largest rise of the loss along rays ``theta + alpha * d``;
+- ``gradient_norm``: the norm of the loss gradient at the weights.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Callable
+
+import numpy as np
+import torch
+
+LossFn = Callable[[torch.nn.Module], torch.Tensor]
+
+
+def filter_normalised_direction(model: torch.nn.Module, generator: torch.Generator
+                                ) -> list[torch.Tensor]:
+    out = []
+    for p in model.parameters():
+        d = torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device)
+        if p.dim() <= 1:
+            d.zero_()
+        else:
+            w = p.detach().reshape(p.shape[0], -1)
+            dv = d.reshape(p.shape[0], -1)
+            dv.mul_(w.norm(dim=1, keepdim=True) / (dv.norm(dim=1, keepdim=True) + 1e-10))
+        out.append(d)
+    return out
+
+
+@contextlib.contextmanager
+def _shifted(model: torch.nn.Module, direction: list[torch.Tensor], alpha: float):
+    params = list(model.parameters())
+    with torch.no_grad():
+        for p, d in zip(params, direction):
+            p.add_(d, alpha=alpha)
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for p, d in zip(params, direction):
+                p.sub_(d, alpha=alpha)
+
+
+def _loss(model, loss_fn: LossFn) -> float:
+    with torch.no_grad():
+        return float(loss_fn(model))
+
+
+@dataclasses.dataclass
+class Flatness:
+    loss: float
+    curvature: float
+    barrier: float
+    gradient_norm: float
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def measure(model: torch.nn.Module, loss_fn: LossFn, directions: int = 2, eps: float = 0.05,
+            alphas: tuple[float, ...] = (0.1, 0.25, 0.5), seed: int = 0) -> Flatness:
+    """Flatness of ``model`` at its current weights (the weights are left unchanged)."""
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    base = _loss(model, loss_fn)
+    curvature, barrier = 0.0, 0.0
+    for _ in range(directions):
+        d = filter_normalised_direction(model, generator)
+        with _shifted(model, d, eps):
+            plus = _loss(model, loss_fn)
+        with _shifted(model, d, -eps):
+            minus = _loss(model, loss_fn)
+        curvature = max(curvature, (plus - 2 * base + minus) / eps ** 2)
+        for a in alphas:
+            with _shifted(model, d, a):
+                barrier = max(barrier, _loss(model, loss_fn) - base)
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(model)
+    loss.backward()
+    grad = float(torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in model.parameters()
+                                if p.grad is not None)))
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return Flatness(base, curvature, barrier, grad)
+
+
+def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
+           tolerance: float = 0.01) -> int:
+    """Index of the candidate with the best blend of validation metric and flatness.
+
+    Each candidate has ``val_metric`` and ``flatness`` (a Flatness dict). The score to minimise
+    is the validation gap to the best candidate in units of ``tolerance * max(|best|, 1)``
+    plus ``weight`` times the mean log-ratio of each flatness measure to the flattest
+    candidate's. With ``weight=0`` this is plain best-validation selection.
+    """
+    val = np.array([c["val_metric"] for c in candidates], dtype=float)
+    oriented = val if higher_is_better else -val
+    oriented = np.where(np.isfinite(oriented), oriented, -np.inf)
+    best = oriented.max()
+    unit = tolerance * max(abs(best), 1.0)
+    gap = (best - oriented) / unit
+    sharp = np.zeros(len(candidates))
+    keys = ("curvature", "barrier", "gradient_norm")
+    for k in keys:
+        m = np.array([max(float(c["flatness"][k]), 0.0) for c in candidates]) + 1e-8
+        sharp += np.log(m / m.min()) / len(keys)
+    score = gap + weight * sharp
+    return int(min(range(len(candidates)), key=lambda i: (score[i], gap[i])))
