@@ -71,33 +71,42 @@ def check_device(device: str) -> str:
 
 
 def choose_family(con, task: Task, family: str) -> tuple[str, dict | None]:
-    """The family to train and, when routed, the routing decision."""
+    """The family to train and, when routed, the routing decision.
+
+    ``auto`` routes among the families that are installed: with none beyond the baseline it
+    takes the baseline, and a routed family that is not installed gives way to one that is;
+    the decision says why.
+    """
     if family != "auto":
         families.get(family)
         return family, None
+    installed = [name for name in ("dfs", "rdl") if _importable(name)]
+    if not installed:
+        return "baseline", {"family": "baseline", "reason": "neither dfs nor rdl is installed: "
+                            "entity history mean"}
     try:
         from .route import router
         decision = router.route(con, task.name)
     except ImportError as e:   # the router, or a library it needs, is not installed
         log.warning("routing unavailable (%s); choosing a family without it", e)
-        return _fallback_family()
+        return installed[0], {"family": installed[0], "reason": "no router available; "
+                              f"{installed[0]} is the first installed family"}
+    routed = decision["family"]
+    missing = [n for n in (("dfs", "rdl") if routed == "both" else (routed,))
+               if n in ("dfs", "rdl") and n not in installed]
+    if missing:
+        decision = {**decision, "routed_family": routed, "family": installed[0],
+                    "reason": f"routed to {routed}, but {' and '.join(missing)} is not "
+                              f"installed: {installed[0]}"}
     return decision["family"], decision
 
 
-def _fallback_family() -> tuple[str, dict]:
-    """Without a router: DFS, else RDL, else the baseline, whichever is importable first."""
-    missing = []
-    for name in ("dfs", "rdl"):
-        try:
-            families.get(name)
-        except TrainError:
-            missing.append(name)
-            continue
-        return name, {"family": name, "reason": f"no router available; {name.upper()} is the "
-                      "default family" + (f" ({', '.join(missing)} not installed)" if missing
-                                          else "")}
-    return "baseline", {"family": "baseline", "reason": "no router, and neither dfs nor rdl is "
-                        "installed: entity history mean"}
+def _importable(name: str) -> bool:
+    try:
+        families.get(name)
+    except TrainError:
+        return False
+    return True
 
 
 def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",

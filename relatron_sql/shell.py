@@ -32,6 +32,7 @@ _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMAL
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
 _UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
+_NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
 _BINDER_UDF = re.compile(r"No function matches the given name and argument types "
                          r"'(\w+?)_udf\((.*)\)'")
 
@@ -46,15 +47,18 @@ def error_line(error: BaseException) -> str:
     if binder:
         return "Error: " + _argument_types(binder.group(1), binder.group(2))
     lines = []
-    skip_caret = False
+    source = None   # the statement line DuckDB quotes, and where its caret points
+    argument = None
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("Candidate functions"):
             continue
         if stripped.startswith("LINE "):
-            skip_caret = True
+            source = line
             continue
-        if skip_caret and set(stripped) <= {"^"}:
+        if source is not None and set(stripped) <= {"^"}:
+            named = _NAMED_BEFORE.search(source[: len(line) - len(line.lstrip())])
+            argument = named.group(1) if named else None
             continue
         lines.append(stripped)
     text = " ".join(lines) or type(error).__name__
@@ -64,6 +68,8 @@ def error_line(error: BaseException) -> str:
         if shorter == text:
             break
         text = shorter
+    if argument and f"'{argument}'" not in text:
+        text = f"argument {argument!r}: {text}"
     return "Error: " + text
 
 
@@ -487,6 +493,8 @@ class _History:
             n = rl.get_current_history_length()
             if n:
                 rl.remove_history_item(n - 1)
+        if "--" not in text:   # the history file keeps one line per entry
+            text = " ".join(part.strip() for part in text.splitlines())
         rl.add_history(text)
         self.save()
 

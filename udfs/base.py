@@ -56,6 +56,13 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
             pass
         con.create_function(udf_name, _udf(con, fn), [p[1] for p in fn.params], fn.returns,
                             side_effects=True, null_handling="special")
+    install_macros(con)
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the (temporary, per-connection) macros; a cursor needs them again, not the UDFs."""
+    for fn in FUNCTIONS:
+        udf_name = fn.name + "_udf"
         required = [p[0] for p in fn.params if p[2] is None]
         optional = [f"{p[0]} := {p[2]}" for p in fn.params if p[2] is not None]
         signature = ", ".join(required + optional)

@@ -1,0 +1,105 @@
+"""The live progress line: stage, trial, epoch, best metric, time left; interrupts."""
+import io
+import json
+
+import pytest
+
+import relatron_sql
+from relatron_sql import families, models, progress
+from relatron_sql.testing import make_database
+
+from test_report import EpochFamily
+
+
+@pytest.fixture
+def con(tmp_path, monkeypatch):
+    original = families.get
+    monkeypatch.setattr(families, "get", lambda name: EpochFamily() if name == "epochs"
+                        else original(name))
+    c = relatron_sql.connect(str(tmp_path / "p.duckdb"))
+    make_database(c, n_users=80, days=300)
+    yield c
+    c.close()
+
+
+def _registry(con):
+    return {t: con.execute("SELECT COUNT(*) FROM relatron." + t).fetchall()[0][0]
+            for t in ("models", "trials", "artifacts", "features", "bank")}
+
+
+def test_progress_line_follows_trials_and_epochs(con):
+    out = io.StringIO()
+    line = progress.ProgressLine(out, always=True)
+    result = models.train(con, "user-spend", family="epochs", budget=2, time_budget=600,
+                          progress=line)
+    lines = out.getvalue().splitlines()
+    assert any("routing" in l or "preparing" in l for l in lines)
+    assert any("training epochs" in l for l in lines)
+    assert any("trial 2/2" in l and "epoch 6" in l for l in lines)
+    assert all("left of 10:00" in l for l in lines if "user-spend" in l)
+    best = con.execute("SELECT MIN(val_metric) FROM relatron.trials WHERE name = "
+                       "'user-spend'").fetchall()[0][0]
+    assert f"best mae {best:.4f}" in lines[-1]
+    assert result["val"]["mae"] == pytest.approx(best)
+
+
+def test_attached_line_reaches_sql_calls(con):
+    """A line attached by the shell sees training started from SQL (inside a UDF)."""
+    out = io.StringIO()
+    with progress.attached(progress.ProgressLine(out, always=True)):
+        con.execute("SELECT relatron_train('user-active', family := 'epochs', budget := 1)"
+                    ).fetchall()
+    assert "trial 1/1" in out.getvalue() and "epoch 6" in out.getvalue()
+    assert progress.current() is None
+
+
+def test_trials_are_visible_to_another_connection_while_training(con, tmp_path):
+    seen = []
+
+    class Watcher(progress.ProgressLine):
+        def on_trial(self, **row):
+            cur = con.cursor()   # another connection to the same database
+            seen.append(cur.execute("SELECT COUNT(*) FROM relatron.trials WHERE name = "
+                                    "'user-active'").fetchall()[0][0])
+            cur.close()
+            super().on_trial(**row)
+
+    models.train(con, "user-active", family="epochs", budget=1,
+                 progress=Watcher(io.StringIO()))
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) == 6
+
+
+def test_interrupt_leaves_the_registry_as_it_was(con):
+    models.train(con, "user-active", family="baseline")
+    before = _registry(con)
+    active = con.execute("SELECT version, family FROM relatron.models WHERE active AND name = "
+                         "'user-active'").fetchall()
+    line = progress.ProgressLine(io.StringIO())
+    calls = []
+
+    def on_trial(**row):
+        calls.append(row)
+        if len(calls) == 3:
+            line.interrupt()
+        progress.ProgressLine.on_trial(line, **row)
+
+    line.on_trial = on_trial
+    with pytest.raises(KeyboardInterrupt):
+        models.train(con, "user-active", family="epochs", budget=3, progress=line)
+    assert len(calls) == 3
+    assert _registry(con) == before
+    assert con.execute("SELECT version, family FROM relatron.models WHERE active AND name = "
+                       "'user-active'").fetchall() == active
+
+
+def test_text_without_time_budget_shows_elapsed():
+    line = progress.ProgressLine(io.StringIO(), always=True)
+    line.begin("t", "dfs", 5, None, "auroc", True)
+    line.on_trial(trial=0, val_metric=0.61)
+    line.on_trial(trial=1, val_metric=0.58)
+    text = line.text()
+    assert "trial 2/5" in text and "best auroc 0.6100" in text and "elapsed" in text
+    line.begin("t", "dfs", 5, None, "mae", False)
+    line.on_trial(trial=0, val_metric=3.0)
+    line.on_trial(trial=1, val_metric=2.0)
+    assert "best mae 2.0000" in line.text()

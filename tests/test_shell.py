@@ -1,0 +1,166 @@
+"""`relatron shell`: statements over several lines, dot-commands, aligned tables, history."""
+import io
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+import relatron_sql
+from relatron_sql.shell import Shell, format_table, is_complete
+
+RELATRON = [sys.executable, "-m", "relatron_sql.cli"]
+
+
+from test_cli import generated as database  # noqa: F401  (a generated database, 60 users)
+
+
+def _shell(database, stdin: str, *extra, env=None):
+    return subprocess.run(RELATRON + ["shell", str(database), *extra], input=stdin,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_multiline_statements_dot_commands_and_tables(database):
+    stdin = "\n".join([
+        ".tables",
+        "SELECT user_id,",
+        "       age",
+        "FROM users  -- a comment; not the end",
+        "WHERE user_id < 3",
+        "ORDER BY user_id;",
+        ".schema orders",
+        ".mode csv",
+        "SELECT 'a;b' AS s, 2.5 AS x;",
+        ".mode box",
+        ".timer on",
+        "SELECT relatron_train('user-active', family := 'baseline') IS NOT NULL AS trained;",
+        ".timer off",
+        ".models",
+        ".tasks",
+        ".quit",
+        "SELECT 'never reached';",
+    ])
+    run = _shell(database, stdin)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    tables = out.splitlines()[:4]
+    assert any("orders" in line and "users" in line for line in tables)
+    assert "relatron.models" in out
+    # the three-line statement ran once, as an aligned table with names and types
+    block = out[out.index("┌"):out.index("rows", out.index("┌"))]
+    lines = block.splitlines()
+    assert len({len(line) for line in lines if line.startswith(("│", "┌", "├", "└"))}) == 1
+    assert "user_id" in lines[1] and "age" in lines[1] and "bigint" in lines[2].lower()
+    assert "3 rows" in out
+    assert 'CREATE TABLE orders' in out
+    assert "s,x\na;b,2.5" in out
+    assert "Run Time: real" in out and out.count("Run Time") == 1
+    assert "user-active" in out and "baseline" in out and "user-spend" in out
+    assert "never reached" not in out
+    assert run.stderr == ""
+
+
+def test_errors_are_single_lines_and_the_exit_code_says_so(database):
+    run = _shell(database, "SELECT nope FROM users;\nSELEC 1;\n.nosuch\nSELECT 1 AS ok;\n")
+    errors = run.stderr.strip().splitlines()
+    assert len(errors) == 3 and all(e.startswith("Error: ") for e in errors), errors
+    assert "nope" in errors[0] and "SELEC" in errors[1] and ".nosuch" in errors[2]
+    assert "Traceback" not in run.stderr and "ok" in run.stdout
+    assert run.returncode == 1
+
+
+def test_is_complete_ignores_semicolons_in_quotes_and_comments():
+    assert is_complete("SELECT 1;")
+    assert is_complete("SELECT ';' ;  -- trailing comment")
+    assert not is_complete("SELECT 'a;")
+    assert not is_complete("SELECT 1 -- ;")
+    assert not is_complete("SELECT 1 /* ; */")
+    assert is_complete('SELECT "x;y" FROM t;')
+
+
+def test_format_table_aligns_and_elides():
+    rows = [(i, f"name{i}", i / 3) for i in range(100)]
+    text = format_table(["id", "name", "score"], ["BIGINT", "VARCHAR", "DOUBLE"], rows,
+                        max_rows=10)
+    lines = text.splitlines()
+    assert lines[-1] == "100 rows (10 shown)"
+    body = [line for line in lines if line.startswith("│")]
+    assert len(body) == 2 + 10 + 1            # header, types, rows, the elision marker
+    assert len({len(line) for line in lines[:-1]}) == 1
+    first = body[2]
+    assert first.split("│")[1].endswith("0 ") and first.split("│")[2].startswith(" name0")
+    csv_text = format_table(["a", "b"], ["INTEGER", "VARCHAR"], [(1, None), (2, "x,y")], "csv")
+    assert csv_text.splitlines() == ["a,b", "1,", '2,"x,y"']
+
+
+def test_history_persists_across_sessions(database, tmp_path):
+    """Under tmux: a statement typed over two lines comes back as one entry next session."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    history = tmp_path / "history"
+    env_prefix = (f"RELATRON_HISTORY={history} PYTHONPATH={os.getcwd()} "
+                  f"{sys.executable} -m relatron_sql.cli shell {database}")
+    session = f"relatron-test-{os.getpid()}"
+
+    def tmux(*args):
+        return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=20)
+
+    def wait_closed():
+        deadline = time.time() + 20
+        while time.time() < deadline and tmux("has-session", "-t", session).returncode == 0:
+            time.sleep(0.2)
+
+    def screen():
+        return tmux("capture-pane", "-p", "-t", session).stdout
+
+    def wait_for(text, timeout=30.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in screen():
+                return True
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not on screen:\n{screen()}")
+
+    try:
+        tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", env_prefix)
+        wait_for("relatron>")
+        tmux("send-keys", "-t", session, "SELECT 6 * 7", "Enter")
+        wait_for("...>")
+        tmux("send-keys", "-t", session, "  AS answer\\;", "Enter")   # tmux: \\; is a ';' 
+        wait_for("answer")
+        assert "42" in screen()
+        tmux("send-keys", "-t", session, "C-d")
+        wait_closed()
+        entries = history.read_text()
+        assert "SELECT 6 * 7 AS answer;" in entries.splitlines()
+        # a new session recalls the whole statement with one Up
+        tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", env_prefix)
+        wait_for("relatron>")
+        tmux("send-keys", "-t", session, "Up")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", session, "Enter")
+        deadline = time.time() + 20
+        while time.time() < deadline and screen().count("answer") < 2:
+            time.sleep(0.2)
+        assert "answer" in screen() and "42" in screen(), screen()
+        tmux("send-keys", "-t", session, "C-d")
+        wait_closed()
+    finally:
+        tmux("kill-session", "-t", session)
+
+
+def test_shell_object_reads_files(database, tmp_path):
+    script = tmp_path / "q.sql"
+    script.write_text("SELECT COUNT(*) AS n\nFROM users;\n")
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(database, copy)
+    con = relatron_sql.connect(str(copy))
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(con, out=out, err=err, progress=False)
+    sh.feed([f".read {script}", ".read /no/such/file.sql"])
+    con.close()
+    assert "60" in out.getvalue()
+    assert err.getvalue().startswith("Error: cannot read")

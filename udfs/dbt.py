@@ -1,0 +1,46 @@
+"""A dbt-duckdb plugin that registers Relatron's SQL functions on dbt's connection.
+
+In ``profiles.yml``::
+
+    outputs:
+      dev:
+        type: duckdb
+        path: flights.duckdb
+        plugins:
+          - module: relatron_sql.udfs.dbt
+            config:
+              compatible: true   # a new database file stays readable by DuckDB 1.x (default)
+
+Models then call ``relatron_task``, ``relatron_train``, ``relatron_predict`` and read
+``relatron_predictions(...)`` like any other SQL.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from relatron_sql.connection import COMPATIBLE_STORAGE, register
+
+from .base import install_macros
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.compatible = bool(plugin_config.get("compatible", True))
+
+    def update_connection_config(self, creds, config: dict[str, Any]) -> None:
+        """Create a new database file in the storage format DuckDB 1.4+ readers can open."""
+        path = getattr(creds, "path", None)
+        if (self.compatible and path and path != ":memory:" and "://" not in str(path)
+                and not pathlib.Path(path).exists()):
+            config.setdefault("storage_compatibility_version", COMPATIBLE_STORAGE)
+
+    def configure_connection(self, conn) -> None:
+        """The registry tables and every function, on dbt's parent connection."""
+        register(conn)
+
+    def configure_cursor(self, cursor) -> None:
+        """Cursors share the parent's UDFs but not its temporary macros."""
+        install_macros(cursor)
