@@ -1,0 +1,171 @@
+"""Column encoders per table: turn a table's feature columns into model-ready arrays.
+
+Per table, fitted once and stored as JSON:
+- numeric and boolean columns: standardised (mean, std), NULL -> 0 plus a NULL flag;
+- categorical columns: a vocabulary, codes 1..V, 0 for NULL or unseen values;
+- text columns: hashed into ``TEXT_BUCKETS`` codes (DuckDB ``hash``);
+- timestamp columns: cyclic day-of-week and day-of-year features, plus, at batch time, the age
+  of the value relative to the seed's time (``relative_age``).
+
+Primary keys, foreign keys and the table's time column are structure, not features. Codes of
+all categorical and text columns of a table share one index space (``code_offsets``), so a model
+needs one embedding table per node type.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from sqlglot import exp
+
+from ..schema import Table
+from ..sqlbuild import column, table as table_ref
+
+TEXT_BUCKETS = 512
+NULL_CODE = "\x00"
+
+
+@dataclasses.dataclass
+class TableFeatures:
+    """Encoded rows of one table in node order."""
+    num: np.ndarray       # float32 [n, d_num]
+    cat: np.ndarray       # int64 [n, d_cat], already offset into the table's code space
+    stamp: np.ndarray     # float64 [n, d_ts] epoch days, NaN when NULL
+
+    def permuted(self, rng: np.random.Generator) -> "TableFeatures":
+        """The same rows in a random order (for permutation importance)."""
+        order = rng.permutation(len(self.num))
+        return TableFeatures(self.num[order], self.cat[order], self.stamp[order])
+
+
+@dataclasses.dataclass
+class TableEncoder:
+    table: str
+    numeric: list[str]
+    means: list[float]
+    stds: list[float]
+    categorical: list[str]
+    vocab: list[list[str]]
+    text: list[str]
+    stamps: list[str]
+
+    @property
+    def num_dim(self) -> int:
+        return 2 * len(self.numeric) + 5 * len(self.stamps)
+
+    @property
+    def code_sizes(self) -> list[int]:
+        return [len(v) + 1 for v in self.vocab] + [TEXT_BUCKETS + 1] * len(self.text)
+
+    @property
+    def num_codes(self) -> int:
+        return int(sum(self.code_sizes)) + 1
+
+    def config(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "TableEncoder":
+        return cls(**config)
+
+    @classmethod
+    def fit(cls, con, t: Table) -> "TableEncoder":
+        feats = t.features
+        numeric = [c.name for c in feats if c.semantic in ("numeric", "boolean")]
+        categorical = [c.name for c in feats if c.semantic == "categorical"]
+        text = [c.name for c in feats if c.semantic == "text"]
+        stamps = [c.name for c in feats if c.semantic == "timestamp"]
+        means, stds = [], []
+        if numeric:
+            aggs = []
+            for c in numeric:
+                v = exp.cast(column(c), "DOUBLE")
+                aggs += [exp.func("avg", v), exp.func("stddev_pop", v)]
+            row = con.execute(exp.select(*aggs).from_(table_ref(t.name)).sql("duckdb")
+                              ).fetchall()[0]
+            means = [float(row[2 * i] or 0.0) for i in range(len(numeric))]
+            stds = [float(row[2 * i + 1] or 0.0) or 1.0 for i in range(len(numeric))]
+        vocab = []
+        for c in categorical:
+            q = (exp.select(exp.cast(column(c), "VARCHAR").as_("v")).distinct()
+                 .from_(table_ref(t.name)).where(column(c).is_(exp.null()).not_()))
+            values = con.execute(q.sql("duckdb")).fetchall()
+            vocab.append(sorted(str(v[0]) for v in values))
+        return cls(t.name, numeric, means, stds, categorical, vocab, text, stamps)
+
+    def encode(self, con, t: Table) -> TableFeatures:
+        """Encode every row of ``t`` in node order (primary key order, else row order)."""
+        n = t.rows
+        selects = [exp.cast(column(c), "DOUBLE").as_(f"n{i}") for i, c in enumerate(self.numeric)]
+        selects += [exp.cast(column(c), "VARCHAR").as_(f"c{i}")
+                    for i, c in enumerate(self.categorical)]
+        selects += [exp.Mod(this=exp.func("hash", column(c)),
+                            expression=exp.Literal.number(TEXT_BUCKETS)).as_(f"x{i}")
+                    for i, c in enumerate(self.text)]
+        selects += [exp.Div(this=exp.func("epoch", exp.cast(column(c), "TIMESTAMP")),
+                            expression=exp.Literal.number(86400)).as_(f"s{i}")
+                    for i, c in enumerate(self.stamps)]
+        cols: dict[str, np.ndarray] = {}
+        if selects:
+            order = column(t.primary_key) if t.primary_key else exp.column("rowid")
+            q = exp.select(*selects).from_(table_ref(t.name)).order_by(order)
+            cols = con.execute(q.sql("duckdb")).fetchnumpy()
+        num = np.zeros((n, self.num_dim), dtype=np.float32)
+        for i in range(len(self.numeric)):
+            v = _floats(cols[f"n{i}"])
+            num[:, 2 * i] = np.where(np.isnan(v), 0.0, (v - self.means[i]) / self.stds[i])
+            num[:, 2 * i + 1] = np.isnan(v)
+        stamp = np.zeros((n, len(self.stamps)), dtype=np.float64)
+        base = 2 * len(self.numeric)
+        for i in range(len(self.stamps)):
+            days = _floats(cols[f"s{i}"])
+            stamp[:, i] = days
+            ok = ~np.isnan(days)
+            d = np.where(ok, days, 0.0)
+            week = 2 * np.pi * np.mod(d + 3, 7) / 7
+            year = 2 * np.pi * np.mod(d, 365.2425) / 365.2425
+            num[:, base + 5 * i: base + 5 * i + 4] = (np.stack(
+                [np.sin(week), np.cos(week), np.sin(year), np.cos(year)], 1) * ok[:, None])
+            num[:, base + 5 * i + 4] = ~ok
+        sizes = self.code_sizes
+        offsets = np.concatenate([[1], 1 + np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes \
+            else np.zeros(0, np.int64)
+        cat = np.zeros((n, len(sizes)), dtype=np.int64)
+        for i, vocab in enumerate(self.vocab):
+            cat[:, i] = offsets[i] + _codes(cols[f"c{i}"], vocab)
+        for j in range(len(self.text)):
+            i = len(self.vocab) + j
+            raw = cols[f"x{j}"]
+            mask = np.ma.getmaskarray(raw)
+            vals = np.asarray(np.ma.filled(raw, 0), dtype=np.int64) + 1
+            cat[:, i] = offsets[i] + np.where(mask, 0, vals)
+        return TableFeatures(num, cat, stamp)
+
+
+def relative_age(stamp_days: np.ndarray, seed_days: np.ndarray) -> np.ndarray:
+    """Years between each timestamp value and its seed's time (0 where NULL), shape [n, d_ts]."""
+    age = (seed_days[:, None] - stamp_days) / 365.2425
+    return np.where(np.isnan(age), 0.0, np.clip(age, -100, 100) / 10.0).astype(np.float32)
+
+
+def _floats(values) -> np.ndarray:
+    if np.ma.isMaskedArray(values):
+        return np.asarray(np.ma.filled(values.astype(float), np.nan), dtype=float)
+    return np.asarray(values, dtype=float)
+
+
+def _codes(values, vocab: list[str]) -> np.ndarray:
+    """1-based position of each value in the sorted ``vocab``; 0 when NULL or unseen."""
+    if np.ma.isMaskedArray(values):
+        mask = np.ma.getmaskarray(values)
+        values = np.ma.filled(values, NULL_CODE)
+    else:
+        mask = np.array([v is None for v in values], dtype=bool) if values.dtype == object \
+            else np.zeros(len(values), bool)
+    strings = np.asarray(values, dtype=object).astype(str)
+    if not vocab:
+        return np.zeros(len(strings), dtype=np.int64)
+    ordered = np.array(vocab, dtype=str)
+    pos = np.minimum(np.searchsorted(ordered, strings), len(ordered) - 1)
+    hit = (ordered[pos] == strings) & ~mask
+    return np.where(hit, pos + 1, 0).astype(np.int64)

@@ -1,0 +1,80 @@
+"""The RDL family: heterogeneous GNNs on the temporal relational graph.
+
+Trials run in a fixed order (GraphSAGE with sum aggregation on the most recent neighbours
+first, then GAT attention, then uniform sampling with wider fanouts), as many as ``budget``
+allows and the time budget leaves room for; the best validation score wins. Its explanation is
+permutation importance per source table (and for the label history) on the validation split.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from ..families import FitOptions, Fitted
+from ..models import check_device, split_rows
+from ..task import Task
+from . import train as engine
+
+TRIALS = (
+    {},
+    {"conv": "gat"},
+    {"strategy": "uniform", "fanouts": [64, 32]},
+    {"aggr": "mean"},
+    {"channels": 64, "lr": 0.01},
+)
+
+
+class RDLFamily:
+    name = "rdl"
+    default_budget = 1
+
+    def fit(self, con, task: Task, options: FitOptions) -> Fitted:
+        check_device(options.device)
+        started = time.perf_counter()
+        deadline = None if options.time_budget is None else started + options.time_budget
+        prepared = engine.Prepared.build(con, task)
+        splits = {s: split_rows(con, task, s) for s in ("train", "val")}
+        best = None
+        for trial, overrides in enumerate(TRIALS[:max(1, options.budget)]):
+            if deadline is not None and trial > 0 and time.perf_counter() >= deadline:
+                break
+            config = engine.check_config(overrides)
+            options.progress(f"rdl trial {trial}: {overrides or 'defaults'}")
+            model, score, info = engine.fit(con, task, prepared, config, options.seed + trial,
+                                            options.device, trial, options.trial_log,
+                                            options.progress, deadline, splits)
+            if best is None or _better(task, score, best[1]):
+                best = (model, score, info, trial)
+        model, score, info, trial = best
+        config = {**model.config, "trial": trial, "epochs": info["epochs"],
+                  "best_epoch": info["best_epoch"], "epoch_seconds": info["epoch_seconds"],
+                  "encoders": {n: e.config() for n, e in model.encoders.items()},
+                  "node_dims": {n: list(d) for n, d in prepared.node_dims().items()},
+                  "node_types": prepared.graph.node_types,
+                  "edge_types": [list(e) for e in prepared.graph.edge_types],
+                  "device": options.device}
+        model.config = config
+        options.progress("rdl: permutation importance on the validation split")
+        features = engine.permutation_importance(con, task, model, splits["val"],
+                                                 options.seed)
+        if options.device != "cpu":
+            model.net.to("cpu")
+            model.device = "cpu"
+        artifacts = {"config": ("json", json.dumps(config).encode()),
+                     "weights": ("torch", model.state_bytes())}
+        return Fitted(model, config, artifacts, features, score,
+                      {"seconds": time.perf_counter() - started})
+
+    def load(self, config: dict, artifacts: dict[str, bytes]) -> engine.RDLModel:
+        return engine.load_model(config, artifacts)
+
+
+def _better(task: Task, a: float, b: float) -> bool:
+    if a != a:
+        return False
+    if b != b:
+        return True
+    return a > b if task.higher_is_better else a < b
+
+
+FAMILY = RDLFamily()

@@ -1,0 +1,198 @@
+"""The relational graph: every row a node, every foreign key two edge types.
+
+For a foreign key ``child.fk -> parent`` the edge types are ``(child, 'f2p_<fk>', parent)``
+(messages from the row holding the key to the row it names) and ``(parent, 'rev_f2p_<fk>',
+child)``, as in RelBench. Each edge type is a CSR over its destination nodes whose rows list the
+source nodes oldest first, so "neighbours visible at time t" is a prefix found by binary search.
+
+Node ids: within a table, rows are numbered in primary-key order (row order when the table has
+no primary key); globally, node types are laid out one after another (``type_offset``).
+Node times are epoch microseconds; rows of static tables get ``STATIC`` (always visible) and
+rows of timed tables whose time is NULL get ``NEVER`` (never visible). Everything comes out of
+DuckDB as numpy buffers; the CSR is built by a numba kernel, with no Python loop over rows.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from ..errors import TrainError, bad_argument
+from ..kernels import csr_by_time, time_rank
+from ..schema import Schema, Table, read_schema
+from ..sqlbuild import render, table as table_ref
+
+log = logging.getLogger(__name__)
+
+STATIC = np.iinfo(np.int64).min
+NEVER = np.iinfo(np.int64).max
+
+EdgeType = tuple[str, str, str]
+
+
+@dataclasses.dataclass
+class Graph:
+    node_types: list[str]
+    type_offset: np.ndarray            # int64 [T + 1]
+    node_time: np.ndarray              # int64 [N], global ids
+    edge_types: list[EdgeType]
+    et_src_type: np.ndarray            # int64 [E]
+    et_dst_type: np.ndarray            # int64 [E]
+    row_off: np.ndarray                # int64 [E]: start of each edge type's rows in indptr
+    indptr: np.ndarray                 # int64, concatenated rows, global positions
+    indices: np.ndarray                # int64 global source ids
+    nbr_time: np.ndarray               # int64 source times, aligned with indices
+    type_et_ptr: np.ndarray            # int64 [T + 1]: edge types grouped by destination type
+    type_et: np.ndarray                # int64
+    max_degree: np.ndarray             # int64 [E]
+    timed: dict[str, bool]
+    keys: dict[str, np.ndarray]        # table -> primary key values as strings, node order
+
+    def num_nodes(self, node_type: str) -> int:
+        t = self.node_types.index(node_type)
+        return int(self.type_offset[t + 1] - self.type_offset[t])
+
+    def type_id(self, node_type: str) -> int:
+        return self.node_types.index(node_type)
+
+    def num_edges(self, edge_type: EdgeType) -> int:
+        e = self.edge_types.index(edge_type)
+        lo = self.row_off[e]
+        hi = lo + self.num_nodes(edge_type[2])
+        return int(self.indptr[hi] - self.indptr[lo])
+
+    def neighbours(self, edge_type: EdgeType, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """Local source ids and times of the edges into ``node`` (a local id), oldest first."""
+        e = self.edge_types.index(edge_type)
+        row = self.row_off[e] + node
+        span = slice(self.indptr[row], self.indptr[row + 1])
+        src = self.indices[span] - self.type_offset[self.type_id(edge_type[0])]
+        return src, self.nbr_time[span]
+
+    def locate(self, node_type: str, ids: np.ndarray) -> np.ndarray:
+        """Local node ids of primary-key values ``ids`` (compared as strings); -1 if absent."""
+        keys = self.keys[node_type]
+        order = np.argsort(keys, kind="stable")
+        ids = np.asarray(ids).astype(str)
+        if len(keys) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        pos = np.searchsorted(keys[order], ids)
+        pos = np.minimum(pos, len(keys) - 1)
+        found = keys[order][pos] == ids
+        return np.where(found, order[pos], -1).astype(np.int64)
+
+
+def _node_order(t: Table) -> str:
+    return t.primary_key if t.primary_key else "rowid"
+
+
+def _fetch(con, sql: str, params: list | None = None) -> dict[str, np.ndarray]:
+    return con.execute(sql, params or []).fetchnumpy()
+
+
+def _as_int64(values) -> np.ndarray:
+    values = np.ma.filled(values, -1) if np.ma.isMaskedArray(values) else values
+    return np.asarray(values, dtype=np.int64)
+
+
+def node_times(con, t: Table) -> np.ndarray:
+    """Epoch microseconds of every row of ``t`` in node order (STATIC / NEVER as above)."""
+    if t.time_column is None:
+        return np.full(t.rows, STATIC, dtype=np.int64)
+    out = _fetch(con, render(
+        "SELECT COALESCE(epoch_us(CAST(:c AS TIMESTAMP)), ?) AS t FROM :t ORDER BY :o",
+        c=t.time_column, t=table_ref(t.name), o=_node_order(t)), [int(NEVER)])
+    return _as_int64(out["t"])
+
+
+def node_keys(con, t: Table) -> np.ndarray:
+    if t.primary_key is None:
+        return np.arange(t.rows).astype(str)
+    out = _fetch(con, render("SELECT CAST(:k AS VARCHAR) AS k FROM :t ORDER BY :k",
+                             k=t.primary_key, t=table_ref(t.name)))
+    return np.asarray(out["k"]).astype(str)
+
+
+def fk_pairs(con, child: Table, fk: str, parent: Table) -> tuple[np.ndarray, np.ndarray]:
+    """(child local id, parent local id) of every row whose foreign key names a parent row.
+
+    NULL and dangling keys give no edge."""
+    sql = render(
+        "SELECT c.rn AS c, p.rn AS p FROM (SELECT row_number() OVER (ORDER BY :co) - 1 AS rn, "
+        ":fk AS k FROM :child) AS c JOIN (SELECT row_number() OVER (ORDER BY :pk) - 1 AS rn, "
+        ":pk AS k FROM :parent) AS p ON c.k = p.k ORDER BY c.rn",
+        co=_node_order(child), fk=fk, child=table_ref(child.name), pk=parent.primary_key,
+        parent=table_ref(parent.name))
+    out = _fetch(con, sql)
+    return _as_int64(out["c"]), _as_int64(out["p"])
+
+
+def build_csr(dst: np.ndarray, src: np.ndarray, src_time: np.ndarray, n_dst: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, neighbour times) of edges ``src -> dst``, rows oldest first."""
+    dst = np.ascontiguousarray(dst, dtype=np.int64)
+    src = np.ascontiguousarray(src, dtype=np.int64)
+    indptr, indices, _ = csr_by_time(dst, src, time_rank(src_time), int(n_dst))
+    return indptr, indices, src_time[indices]
+
+
+def build_graph(con, tables: list[str] | None = None, schema: Schema | None = None) -> Graph:
+    """The graph of ``tables`` (default: every table) of the database behind ``con``."""
+    schema = schema or read_schema(con, count_dangling=False)
+    names = sorted(tables if tables is not None else schema.tables)
+    for name in names:
+        schema.table(name, "tables")
+    described = {n: schema.tables[n] for n in names}
+    counts = np.array([described[n].rows for n in names], dtype=np.int64)
+    type_offset = np.zeros(len(names) + 1, dtype=np.int64)
+    type_offset[1:] = np.cumsum(counts)
+    times = {n: node_times(con, described[n]) for n in names}
+    node_time = np.concatenate([times[n] for n in names]) if names else np.zeros(0, np.int64)
+    keys = {n: node_keys(con, described[n]) for n in names}
+
+    edge_types, parts = [], []
+    for child in names:
+        for fk, parent in sorted(described[child].foreign_keys.items()):
+            if parent not in described:
+                continue
+            if described[parent].primary_key is None:
+                log.warning("%s.%s references %s, which has no primary key: no edges", child,
+                            fk, parent)
+                continue
+            c, p = fk_pairs(con, described[child], fk, described[parent])
+            edge_types.append((child, f"f2p_{fk}", parent))
+            parts.append((p, c, child, parent))
+            edge_types.append((parent, f"rev_f2p_{fk}", child))
+            parts.append((c, p, parent, child))
+    index = {n: i for i, n in enumerate(names)}
+    indptrs, indices, nbr_times, row_off, max_degree = [], [], [], [], []
+    rows_so_far = edges_so_far = 0
+    for dst, src, src_type, dst_type in parts:
+        n_dst = described[dst_type].rows
+        ip, ix, nt = build_csr(dst, src, times[src_type], n_dst)
+        row_off.append(rows_so_far)
+        indptrs.append(ip + edges_so_far)
+        indices.append(ix + type_offset[index[src_type]])
+        nbr_times.append(nt)
+        max_degree.append(int(np.diff(ip).max()) if n_dst else 0)
+        rows_so_far += n_dst + 1
+        edges_so_far += len(ix)
+    cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
+    et_src = np.array([index[e[0]] for e in edge_types], dtype=np.int64)
+    et_dst = np.array([index[e[2]] for e in edge_types], dtype=np.int64)
+    by_dst = np.argsort(et_dst, kind="stable").astype(np.int64)
+    type_et_ptr = np.zeros(len(names) + 1, dtype=np.int64)
+    type_et_ptr[1:] = np.cumsum(np.bincount(et_dst, minlength=len(names)))
+    return Graph(names, type_offset, node_time, edge_types, et_src, et_dst,
+                 np.array(row_off, dtype=np.int64), cat(indptrs), cat(indices), cat(nbr_times),
+                 type_et_ptr, by_dst, np.array(max_degree, dtype=np.int64),
+                 {n: described[n].time_column is not None for n in names}, keys)
+
+
+def graph_for(con, entity: str, schema: Schema | None = None) -> Graph:
+    """The graph of the tables linked to ``entity`` through foreign keys."""
+    schema = schema or read_schema(con, count_dangling=False)
+    if entity not in schema.tables:
+        raise bad_argument("entity", f"no table {entity!r}", schema.tables, TrainError)
+    return build_graph(con, schema.component(entity), schema)

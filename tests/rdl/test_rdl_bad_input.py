@@ -1,0 +1,73 @@
+"""Bad input to the RDL family: clear errors naming the argument, and the database unchanged."""
+import duckdb
+import numpy as np
+import pytest
+import torch
+
+from relatron_sql import models
+from relatron_sql.errors import TrainError
+from relatron_sql.rdl import train as engine
+from relatron_sql.rdl.graph import graph_for
+from relatron_sql.rdl.sampler import NeighborSampler
+from relatron_sql.task import load_task
+
+from rdl_helpers import registry_state
+
+no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+
+
+@no_gpu
+def test_cuda_without_gpu_is_a_clear_error(gen_con):
+    before = registry_state(gen_con)
+    with pytest.raises(duckdb.Error, match="device.*no CUDA GPU"):
+        gen_con.execute("SELECT relatron_train('user-active', family := 'rdl', "
+                        "device := 'cuda')").fetchall()
+    assert registry_state(gen_con) == before
+
+
+@no_gpu
+def test_cuda_without_gpu_in_the_engine(gen_con):
+    task = load_task(gen_con, "user-active")
+    prepared = engine.Prepared.build(gen_con, task)
+    with pytest.raises(TrainError, match="'device'"):
+        engine.fit(gen_con, task, prepared, {}, 0, "cuda")
+
+
+def test_entity_table_with_no_rows(gen_con):
+    gen_con.execute("DELETE FROM users")
+    before = registry_state(gen_con)
+    with pytest.raises(duckdb.Error, match="'name'.*names a row of 'users'"):
+        gen_con.execute("SELECT relatron_train('user-active', family := 'rdl')").fetchall()
+    assert registry_state(gen_con) == before
+    g = graph_for(gen_con, "users")
+    out = NeighborSampler(g, [4, 4]).sample("users", np.zeros(0), np.zeros(0))
+    assert out.num_seeds == 0 and len(out.node) == 0
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE orders SET item_id = NULL",                        # an edge type with zero edges
+    "UPDATE orders SET user_id = NULL WHERE order_id % 2 = 0",  # NULL foreign keys
+])
+def test_trains_with_missing_edges(gen_con, change):
+    gen_con.execute(change)
+    summary = models.train(gen_con, "user-active", family="rdl", time_budget=2)
+    assert summary["family"] == "rdl" and np.isfinite(summary["test"]["auroc"])
+
+
+def test_bad_sampler_options(gen_con):
+    g = graph_for(gen_con, "users")
+    with pytest.raises(TrainError, match="'strategy'"):
+        NeighborSampler(g, [4], "newest")
+    with pytest.raises(TrainError, match="'fanouts'"):
+        NeighborSampler(g, [4, 0])
+    with pytest.raises(TrainError, match="'times'"):
+        NeighborSampler(g, [4]).sample("users", np.arange(3), np.zeros(2))
+
+
+def test_unknown_config_option(gen_con):
+    task = load_task(gen_con, "user-active")
+    prepared = engine.Prepared.build(gen_con, task)
+    with pytest.raises(TrainError, match="'config'.*layers"):
+        engine.fit(gen_con, task, prepared, {"layer": 3}, 0, "cpu")
+    with pytest.raises(TrainError, match="'conv'"):
+        engine.fit(gen_con, task, prepared, {"conv": "gin"}, 0, "cpu")

@@ -1,0 +1,84 @@
+"""No sampled node is later than its seed's time, and rows planted in the future change nothing."""
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from relatron_sql.rdl.graph import build_graph, graph_for
+from relatron_sql.rdl.sampler import NeighborSampler
+
+from rdl_helpers import epoch_us
+
+
+def random_seeds(g, entity, rng, n, lo, hi):
+    nodes = rng.integers(0, g.num_nodes(entity), n)
+    times = rng.integers(lo, hi, n)
+    return nodes, times
+
+
+def assert_no_future(g, out):
+    later = g.node_time[out.node] > out.seed_time[out.seed]
+    assert not np.any(later[out.hop > 0]), "a neighbour later than its seed's time was sampled"
+    # edges only join nodes of the same seed
+    assert np.array_equal(out.seed[out.src], out.seed[out.dst])
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "last"])
+@pytest.mark.parametrize("trial", range(4))
+def test_generated_graph_samples_only_the_past(gen_con, strategy, trial):
+    g = graph_for(gen_con, "users")
+    rng = np.random.default_rng(trial)
+    lo, hi = epoch_us(gen_con.execute("SELECT MIN(time), MAX(time) FROM orders").fetchall()[0])
+    nodes, times = random_seeds(g, "users", rng, 300, lo - 10**12, hi + 10**12)
+    fanouts = [int(f) for f in rng.integers(1, 20, rng.integers(1, 4))]
+    out = NeighborSampler(g, fanouts, strategy).sample("users", nodes, times, seed=trial)
+    assert out.num_seeds == 300
+    assert (out.hop > 0).sum() > 0
+    assert_no_future(g, out)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "last"])
+def test_rel_f1_samples_only_the_past(f1_con, strategy):
+    g = graph_for(f1_con, "drivers")
+    rng = np.random.default_rng(7)
+    lo, hi = epoch_us(f1_con.execute("SELECT MIN(date), MAX(date) FROM races").fetchall()[0])
+    for entity in ("drivers", "races", "constructors"):
+        nodes, times = random_seeds(g, entity, rng, 400, lo, hi)
+        out = NeighborSampler(g, [32, 16], strategy).sample(entity, nodes, times, seed=3)
+        assert (out.hop == 2).sum() > 0
+        assert_no_future(g, out)
+
+
+def keyed(g, out):
+    """Per seed: the set of (table, key, hop) and of (edge type, source key, target key)."""
+    types = np.asarray(g.node_types)[out.node_type]
+    local = out.node - g.type_offset[out.node_type]
+    keys = np.array([g.keys[t][i] for t, i in zip(types, local)], dtype=object)
+    per_seed = []
+    for s in range(out.num_seeds):
+        sel = out.seed == s
+        nodes = set(zip(types[sel], keys[sel], out.hop[sel].tolist()))
+        em = out.seed[out.src] == s
+        edges = set(zip([g.edge_types[e] for e in out.edge_type[em]], keys[out.src[em]],
+                        keys[out.dst[em]]))
+        per_seed.append((nodes, edges))
+    return per_seed
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "last"])
+def test_planted_future_rows_change_no_sample(gen_con, strategy):
+    cutoff = dt.datetime(2020, 8, 1)
+    g = graph_for(gen_con, "users")
+    rng = np.random.default_rng(1)
+    nodes = rng.integers(0, g.num_nodes("users"), 200)
+    times = rng.integers(epoch_us(dt.datetime(2020, 2, 1)), epoch_us(cutoff), 200)
+    before = keyed(g, NeighborSampler(g, [8, 4], strategy).sample("users", nodes, times, 5))
+    # plant orders after every seed's time, for the same users and items, plus a new item
+    gen_con.execute("INSERT INTO items VALUES (999, 'x', 1.0)")
+    gen_con.execute("INSERT INTO orders SELECT 100000 + order_id, user_id, (order_id % 2) * 999,"
+                    " TIMESTAMP '2020-09-01' + to_days(CAST(order_id % 90 AS INTEGER)), amount,"
+                    " channel FROM orders")
+    g2 = build_graph(gen_con, g.node_types)
+    assert g2.num_nodes("orders") == 2 * g.num_nodes("orders")
+    after = keyed(g2, NeighborSampler(g2, [8, 4], strategy).sample("users", nodes, times, 5))
+    assert before == after
