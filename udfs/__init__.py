@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from . import base, core, models, route  # noqa: F401  (modules register their functions on import)
+from . import base, core, dfs, models, route  # noqa: F401  (modules register their functions on import)
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,1 @@
+"""Deep Feature Synthesis compiled to SQL: enumerate, compile, compute, model."""

@@ -1,0 +1,14 @@
+"""SQL functions of the DFS family: the feature query in any engine's dialect."""
+from __future__ import annotations
+
+from relatron_sql.dfs import family
+
+from .base import sql_function
+from .core import required
+
+
+@sql_function("relatron_features_sql", [("name", "VARCHAR", None),
+                                        ("dialect", "VARCHAR", "'duckdb'")], "VARCHAR")
+def features_sql(con, name, dialect):
+    """The DFS feature query of task ``name`` (anchors from relatron_feature_anchors)."""
+    return family.features_sql(con, required(name, "name"), required(dialect, "dialect"))
