@@ -13,6 +13,7 @@ import time
 import duckdb
 
 DEMO_DB = "relatron_demo.duckdb"
+DEMO_TIME_BUDGET = 90.0   # seconds of search per task
 DATASETS = {"nycflights13": ("nycflights13", DEMO_DB), "f1": ("ergast_f1", "relatron_f1.duckdb")}
 
 
@@ -61,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                                                 " relatron_f1.duckdb for f1)")
     d.add_argument("--family", default="auto", help="model family (default: auto, routed)")
     d.add_argument("--budget", type=int, help="trials per task (default: the family's)")
-    d.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="stop each task's search after this many seconds, keeping the best")
+    d.add_argument("--time-budget", type=float, metavar="SECONDS", default=DEMO_TIME_BUDGET,
+                   help="stop each task's search after this many seconds, keeping the best "
+                        f"(default {DEMO_TIME_BUDGET:g}, so the demo ends in a few minutes)")
     d.add_argument("--tasks", metavar="NAME", nargs="+", help="only these tasks")
     _storage_flag(d)
 
@@ -189,7 +191,7 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
 
 
 def cmd_demo(args) -> int:
-    from .progress import ProgressLine
+    from .progress import ProgressLine, notes
     from .shell import format_table
 
     if args.dataset == "f1" and not args.data:
@@ -200,9 +202,9 @@ def cmd_demo(args) -> int:
     con = open_database(db, args.latest_storage)
     line = ProgressLine(sys.stderr)
     try:
-        rows = run_demo(con, args.dataset, args.data, args.family, args.budget,
-                        args.time_budget, args.tasks, progress=line,
-                        say=lambda text: print(text, file=sys.stderr))
+        with notes(line):
+            rows = run_demo(con, args.dataset, args.data, args.family, args.budget,
+                            args.time_budget, args.tasks, progress=line, say=line.note)
     finally:
         line.finish()
         con.close()

@@ -10,6 +10,7 @@ is raised at the next trial or epoch, so training stops and the registry keeps i
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import sys
 import threading
@@ -59,6 +60,7 @@ class ProgressLine:
         self._ticker: threading.Thread | None = None
         self._width = 0
         self._last = ""
+        self._drawn = 0.0
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -90,6 +92,7 @@ class ProgressLine:
         with self._lock:
             self.stage = str(message)
         self.draw()
+        self.check_interrupt()
 
     def on_trial(self, trial: int | None = None, epoch: int | None = None,
                  val_metric: float | None = None, family: str | None = None, **_) -> None:
@@ -104,7 +107,9 @@ class ProgressLine:
                            else val_metric < self.best))
                 if better:
                     self.best = float(val_metric)
-        self.draw()
+        if not self.live or time.monotonic() - self._drawn >= self.interval / 5:
+            # on a terminal the ticker catches up with skipped rows
+            self.draw()
         self.check_interrupt()
 
     def interrupt(self) -> None:
@@ -151,7 +156,19 @@ class ProgressLine:
             elif line != self._last:
                 self.stream.write(line + "\n")
             self._last = line
+            self._drawn = time.monotonic()
             self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """Print a line above the progress line (a log message or a warning)."""
+        with self._lock:
+            if self.live and self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self._width = 0
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        if self.live and self._last:
+            self.draw()
 
     def finish(self) -> None:
         """Clear the line (on a terminal) and stop redrawing."""
@@ -176,3 +193,53 @@ class ProgressLine:
 
         self._ticker = threading.Thread(target=tick, daemon=True, name="relatron-progress")
         self._ticker.start()
+
+
+class _Notes(logging.Handler):
+    """Log records and warnings as single lines above the progress line."""
+
+    def __init__(self, line: ProgressLine):
+        super().__init__(logging.INFO)
+        self.line = line
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[0] is KeyboardInterrupt or \
+                "KeyboardInterrupt" in record.getMessage():
+            return   # an interrupt is reported once, as the statement's error
+        if record.name.startswith("optuna") and " failed with value None" in record.getMessage():
+            return
+        self.line.note(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def notes(line: ProgressLine, loggers=("relatron_sql", "optuna")) -> Iterator[None]:
+    """While the block runs, print log records and warnings as one line each, above ``line``.
+
+    Tracebacks that libraries attach to log records are left out: the statement's error line
+    says what failed.
+    """
+    import warnings
+
+    if "optuna" in loggers:
+        try:   # optuna adds its own handler on first use: make it exist now, then replace it
+            import optuna.logging
+            optuna.logging.get_verbosity()
+        except ImportError:
+            pass
+    handler = _Notes(line)
+    saved = []
+    for name in loggers:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate))
+        logger.handlers = [handler]
+        logger.propagate = False
+    shown = warnings.showwarning
+    warnings.showwarning = lambda message, category, *args, **kwargs: line.note(
+        f"warning: {message}")
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+        for logger, handlers, propagate in saved:
+            logger.handlers = handlers
+            logger.propagate = propagate

@@ -165,6 +165,13 @@ def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequ
         return out.getvalue().rstrip("\n")
     if mode == "json":
         return json.dumps([dict(zip(names, row)) for row in rows], default=str, indent=1)
+    if mode == "box":
+        total = len(rows)
+        if total > max_rows:   # format only what is shown: results may be large
+            half = max_rows // 2
+            rows = list(rows[:half]) + [None] + list(rows[total - half:])
+        cells = [None if row is None else [_cell(v) for v in row] for row in rows]
+        return _box(names, types, cells, total, max_width)
     cells = [[_cell(v) for v in row] for row in rows]
     if mode == "list":
         return "\n".join("|".join(row) for row in [list(names)] + cells)
@@ -178,16 +185,31 @@ def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequ
         rule = "|" + "|".join("---" for _ in names) + "|"
         body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
         return "\n".join([head, rule] + body)
-    return _box(names, types, cells, max_rows, max_width)
+    raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
 
 
-def _box(names, types, cells, max_rows, max_width) -> str:
-    total = len(cells)
-    hidden = 0
-    if total > max_rows:
-        half = max_rows // 2
-        hidden = total - 2 * half
-        cells = cells[:half] + [None] + cells[-half:]
+class ArrowRows:
+    """Rows of an Arrow table, turned into Python values only for the slices asked for."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __getitem__(self, index: slice) -> list[tuple]:
+        start, stop, _ = index.indices(self.table.num_rows)
+        part = self.table.slice(start, max(0, stop - start))
+        return list(zip(*(col.to_pylist() for col in part.columns))) if part.num_columns \
+            else []
+
+    def __iter__(self):
+        for batch in self.table.to_batches():
+            yield from zip(*(col.to_pylist() for col in batch.columns))
+
+
+def _box(names, types, cells, total, max_width) -> str:
+    shown_rows = sum(1 for r in cells if r is not None)
     types = [t.lower() for t in types]
     shown = [r for r in cells if r is not None]
     widths = []
@@ -215,9 +237,9 @@ def _box(names, types, cells, max_rows, max_width) -> str:
         else:
             out.append(row(r, right))
     out.append(line("└", "┴", "┘"))
-    note = f"{total} row" + ("" if total == 1 else "s")
-    if hidden:
-        note += f" ({2 * (max_rows // 2)} shown)"
+    note = f"{total:,} row" + ("" if total == 1 else "s")
+    if shown_rows < total:
+        note += f" ({shown_rows} shown)"
     out.append(note)
     return "\n".join(out)
 
@@ -282,7 +304,7 @@ class Shell:
         previous = self._trap_interrupt(line)
         try:
             if line is not None:
-                with progress_mod.attached(line):
+                with progress_mod.attached(line), progress_mod.notes(line):
                     result = self._fetch(text)
             else:
                 result = self._fetch(text)
@@ -299,12 +321,11 @@ class Shell:
         return True
 
     def _fetch(self, text: str):
-        cur = self.con.execute(text)
-        if cur.description is None:
+        relation = self.con.sql(text)   # lazy: read exactly once below
+        if relation is None:             # a statement without a result ran already
             return None
-        names = [d[0] for d in cur.description]
-        types = [str(d[1]) for d in cur.description]
-        return names, types, cur.fetchall()
+        names, types = list(relation.columns), [str(t) for t in relation.types]
+        return names, types, ArrowRows(relation.to_arrow_table())
 
     def _trap_interrupt(self, line):
         if not _main_thread():

@@ -103,3 +103,22 @@ def test_text_without_time_budget_shows_elapsed():
     line.on_trial(trial=0, val_metric=3.0)
     line.on_trial(trial=1, val_metric=2.0)
     assert "best mae 2.0000" in line.text()
+
+
+def test_notes_print_one_line_per_message_without_tracebacks():
+    import logging
+    import warnings
+
+    out = io.StringIO()
+    line = progress.ProgressLine(out, always=True)
+    with progress.notes(line):
+        logging.getLogger("relatron_sql.dfs").warning("left out %s", "airports.name")
+        warnings.warn("a library warning")
+        try:
+            raise KeyboardInterrupt("interrupted")
+        except KeyboardInterrupt:
+            logging.getLogger("optuna.study").warning("Trial 0 failed", exc_info=True)
+        logging.getLogger("optuna.study").warning("Trial 0 failed with value None.")
+    assert out.getvalue().splitlines() == ["warning: left out airports.name",
+                                           "warning: a library warning"]
+    assert logging.getLogger("relatron_sql").handlers == []

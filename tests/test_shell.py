@@ -130,7 +130,7 @@ def test_history_persists_across_sessions(database, tmp_path):
         tmux("send-keys", "-t", session, "SELECT 6 * 7", "Enter")
         wait_for("...>")
         tmux("send-keys", "-t", session, "  AS answer\\;", "Enter")   # tmux: \\; is a ';' 
-        wait_for("answer")
+        wait_for("1 row")
         assert "42" in screen()
         tmux("send-keys", "-t", session, "C-d")
         wait_closed()
@@ -143,7 +143,7 @@ def test_history_persists_across_sessions(database, tmp_path):
         time.sleep(0.5)
         tmux("send-keys", "-t", session, "Enter")
         deadline = time.time() + 20
-        while time.time() < deadline and screen().count("answer") < 2:
+        while time.time() < deadline and "1 row" not in screen():
             time.sleep(0.2)
         assert "answer" in screen() and "42" in screen(), screen()
         tmux("send-keys", "-t", session, "C-d")
