@@ -58,6 +58,27 @@ def csr_by_time(dst, src, src_rank, n_dst):
     return indptr, indices, order
 
 
+@njit(cache=True, nogil=True)
+def csr_stable(dst, src, n_dst):
+    """(indptr, indices): edges grouped by destination, keeping their input order in each row.
+
+    When the edges arrive ordered by source time, rows come out oldest first with a single
+    counting pass."""
+    n = dst.shape[0]
+    indptr = np.zeros(n_dst + 1, dtype=np.int64)
+    for i in range(n):
+        indptr[dst[i] + 1] += 1
+    for d in range(n_dst):
+        indptr[d + 1] += indptr[d]
+    fill = indptr[:-1].copy()
+    indices = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        d = dst[i]
+        indices[fill[d]] = src[i]
+        fill[d] += 1
+    return indptr, indices
+
+
 def time_rank(times: np.ndarray) -> np.ndarray:
     """Rank of each node by time (ties by position), as int64."""
     order = np.argsort(times, kind="stable")

@@ -58,121 +58,226 @@ def _upper_bound(values, lo, hi, t):
     return lo
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def sample(indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr, type_et, type_offset,
-           seeds, seed_type, seed_time, fanouts, strategy, base_seed, node_bound, edge_bound,
-           n_chunks):
-    """Sample every seed's temporal neighbourhood (``n_chunks`` parallel groups of seeds).
+@njit(inline="always")
+def _insert(hkey, hseed, hpos, stamp, mask, generation, key, s, pos):
+    """Position of ``key`` in seed ``s``'s node set, inserting it at ``pos`` when absent.
 
-    Returns per-seed slot arrays (seed ``s`` owns ``s * node_bound ...`` and
-    ``s * edge_bound ...``): node global id, node type, hop; edge type, source and destination
-    as positions inside the seed's own node list; and the node and edge counts per seed.
+    One open-addressing table serves a group of seeds; entries whose ``stamp`` is not the
+    current ``generation`` are free, so the table is never cleared."""
+    i = np.int64((np.uint64(key) * _GOLDEN + np.uint64(s) * _M1) >> np.uint64(32)) & mask
+    while stamp[i] == generation:
+        if hkey[i] == key and hseed[i] == s:
+            return hpos[i]
+        i = (i + 1) & mask
+    stamp[i] = generation
+    hkey[i] = key
+    hseed[i] = s
+    hpos[i] = pos
+    return pos
+
+
+#: seeds advanced in lock step by one thread: their memory reads overlap
+GROUP = 4
+
+
+@njit(nogil=True, cache=True)
+def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr,
+                  type_et, type_offset, seeds, seed_type, seed_time, fanouts, strategy,
+                  base_seed, seed_offset, node_bound, edge_bound, node, ntype, hop, etype, esrc,
+                  edst, n_nodes, n_edges):
+    """Sample seeds ``c, c + n_chunks, ...``; see :func:`sample`.
+
+    Seeds go in groups of ``GROUP``; within a group each hop runs in phases (row spans, time
+    cuts, choices, gathers, deduplication) over all the group's seeds, so that independent
+    memory reads of different seeds overlap. Each seed's draws and output are the same as if
+    it were sampled alone.
     """
     n_seeds = seeds.shape[0]
-    n_total = type_offset[type_offset.shape[0] - 1]
     n_hops = fanouts.shape[0]
     max_fanout = 1
     for h in range(n_hops):
         max_fanout = max(max_fanout, fanouts[h])
-    node = np.empty(n_seeds * node_bound, dtype=np.int64)
-    ntype = np.empty(n_seeds * node_bound, dtype=np.int64)
-    hop = np.empty(n_seeds * node_bound, dtype=np.int8)
-    etype = np.empty(n_seeds * edge_bound, dtype=np.int64)
-    esrc = np.empty(n_seeds * edge_bound, dtype=np.int64)
-    edst = np.empty(n_seeds * edge_bound, dtype=np.int64)
-    n_nodes = np.zeros(n_seeds, dtype=np.int64)
-    n_edges = np.zeros(n_seeds, dtype=np.int64)
-    n_chunks = max(1, min(n_seeds, n_chunks))
-    for c in prange(n_chunks):
-        stamp = np.full(n_total, -1, dtype=np.int64)
-        where = np.empty(n_total, dtype=np.int64)
-        scratch = np.empty(4 * max_fanout, dtype=np.int64)
-        chosen = np.empty(max_fanout, dtype=np.int64)
-        for s in range(c, n_seeds, n_chunks):
+    max_in = 1
+    for vt in range(type_et_ptr.shape[0] - 1):
+        max_in = max(max_in, type_et_ptr[vt + 1] - type_et_ptr[vt])
+    table_size = 16
+    while table_size < 2 * GROUP * node_bound:
+        table_size *= 2
+    mask = table_size - 1
+    hkey = np.empty(table_size, dtype=np.int64)
+    hseed = np.empty(table_size, dtype=np.int64)
+    hpos = np.empty(table_size, dtype=np.int64)
+    stamp = np.full(table_size, -1, dtype=np.int64)
+    scratch = np.empty(4 * max_fanout, dtype=np.int64)
+    chosen = np.empty(max_fanout, dtype=np.int64)
+    q_cap = GROUP * node_bound * max_in
+    q_g = np.empty(q_cap, dtype=np.int64)
+    q_f = np.empty(q_cap, dtype=np.int64)
+    q_e = np.empty(q_cap, dtype=np.int64)
+    q_lo = np.empty(q_cap, dtype=np.int64)
+    q_hi = np.empty(q_cap, dtype=np.int64)
+    gs = np.empty(GROUP, dtype=np.int64)
+    state = np.empty(GROUP, dtype=np.uint64)
+    nn = np.empty(GROUP, dtype=np.int64)
+    ne = np.empty(GROUP, dtype=np.int64)
+    first = np.empty(GROUP, dtype=np.int64)
+    start = np.empty(GROUP, dtype=np.int64)
+    end = np.empty(GROUP, dtype=np.int64)
+    generation = 0
+    mine = (n_seeds - c + n_chunks - 1) // n_chunks if c < n_seeds else 0
+    for g0 in range(0, mine, GROUP):
+        size = min(GROUP, mine - g0)
+        generation += 1
+        for i in range(size):
+            s = c + (g0 + i) * n_chunks
+            gs[i] = s
             nb = s * node_bound
-            eb = s * edge_bound
-            state = _mix(np.uint64(base_seed) * _GOLDEN + np.uint64(s) + np.uint64(1))
-            t = seed_time[s]
-            g = seeds[s]
-            node[nb] = g
+            state[i] = _mix(np.uint64(base_seed) * _GOLDEN + np.uint64(seed_offset + s + 1))
+            node[nb] = seeds[s]
             ntype[nb] = seed_type[s]
             hop[nb] = 0
-            stamp[g] = s
-            where[g] = 0
-            nn = 1
-            ne = 0
-            start = 0
-            end = 1
-            for h in range(n_hops):
-                k = fanouts[h]
-                for f in range(start, end):
-                    v = node[nb + f]
+            _insert(hkey, hseed, hpos, stamp, mask, generation, seeds[s], s, 0)
+            nn[i] = 1
+            ne[i] = 0
+            start[i] = 0
+            end[i] = 1
+        for h in range(n_hops):
+            k = fanouts[h]
+            # 1. the rows to read: (seed, frontier node, edge type) -> span
+            m = 0
+            for i in range(size):
+                nb = gs[i] * node_bound
+                for f in range(start[i], end[i]):
                     vt = ntype[nb + f]
-                    local = v - type_offset[vt]
+                    local = node[nb + f] - type_offset[vt]
                     for j in range(type_et_ptr[vt], type_et_ptr[vt + 1]):
                         e = type_et[j]
                         row = row_off[e] + local
-                        lo = indptr[row]
-                        cut = _upper_bound(nbr_time, lo, indptr[row + 1], t)
-                        count = cut - lo
-                        if count <= 0:
-                            continue
-                        if k < 0 or count <= k:
-                            m = count
-                        elif strategy == 1:
-                            m = k
-                        else:
-                            m = k
-                            if count <= 4 * k:
-                                for i in range(count):
-                                    scratch[i] = i
-                                for i in range(k):
-                                    state, r = _below(state, count - i)
-                                    r += i
-                                    tmp = scratch[i]
-                                    scratch[i] = scratch[r]
-                                    scratch[r] = tmp
-                                    chosen[i] = scratch[i]
-                            else:
-                                filled = 0
-                                for jj in range(count - k, count):
-                                    state, r = _below(state, jj + 1)
-                                    for q in range(filled):
-                                        if chosen[q] == r:
-                                            r = jj
-                                            break
-                                    chosen[filled] = r
-                                    filled += 1
-                        for i in range(m):
-                            if k < 0 or count <= k:
-                                q = lo + i
-                            elif strategy == 1:
-                                q = cut - k + i
-                            else:
-                                q = lo + chosen[i]
-                            u = indices[q]
-                            if stamp[u] != s:
-                                if nn >= node_bound:
-                                    continue
-                                stamp[u] = s
-                                where[u] = nn
-                                node[nb + nn] = u
-                                ntype[nb + nn] = et_src_type[e]
-                                hop[nb + nn] = h + 1
-                                nn += 1
-                            if ne < edge_bound:
-                                etype[eb + ne] = e
-                                esrc[eb + ne] = where[u]
-                                edst[eb + ne] = f
-                                ne += 1
-                start = end
-                end = nn
-            n_nodes[s] = nn
-            n_edges[s] = ne
-    return node, ntype, hop, etype, esrc, edst, n_nodes, n_edges
+                        q_g[m] = i
+                        q_f[m] = f
+                        q_e[m] = e
+                        q_lo[m] = indptr[row]
+                        q_hi[m] = indptr[row + 1]
+                        m += 1
+            # 2. the <= t cut of every row
+            for r in range(m):
+                q_hi[r] = _upper_bound(nbr_time, q_lo[r], q_hi[r], seed_time[gs[q_g[r]]])
+            # 3. choose neighbour slots; an edge's source first holds the slot
+            for i in range(size):
+                first[i] = ne[i]
+            for r in range(m):
+                i = q_g[r]
+                eb = gs[i] * edge_bound
+                lo = q_lo[r]
+                cut = q_hi[r]
+                count = cut - lo
+                if count <= 0:
+                    continue
+                if k < 0 or count <= k:
+                    take = count
+                    begin = lo
+                    drawn = False
+                elif strategy == 1:
+                    take = k
+                    begin = cut - k
+                    drawn = False
+                else:
+                    take = k
+                    begin = lo
+                    drawn = True
+                    st = state[i]
+                    if count <= 4 * k:
+                        for r0 in range(count):
+                            scratch[r0] = r0
+                        for r0 in range(k):
+                            st, x = _below(st, count - r0)
+                            x += r0
+                            tmp = scratch[r0]
+                            scratch[r0] = scratch[x]
+                            scratch[x] = tmp
+                            chosen[r0] = scratch[r0]
+                    else:
+                        filled = 0
+                        for jj in range(count - k, count):
+                            st, x = _below(st, jj + 1)
+                            for q in range(filled):
+                                if chosen[q] == x:
+                                    x = jj
+                                    break
+                            chosen[filled] = x
+                            filled += 1
+                    state[i] = st
+                for r0 in range(take):
+                    if ne[i] >= edge_bound:  # cannot happen with the caller's bound
+                        break
+                    etype[eb + ne[i]] = q_e[r]
+                    esrc[eb + ne[i]] = lo + chosen[r0] if drawn else begin + r0
+                    edst[eb + ne[i]] = q_f[r]
+                    ne[i] += 1
+            # 4. gather the neighbours of the whole group, then deduplicate seed by seed
+            for i in range(size):
+                eb = gs[i] * edge_bound
+                for x in range(eb + first[i], eb + ne[i]):
+                    esrc[x] = indices[esrc[x]]
+            for i in range(size):
+                s = gs[i]
+                nb = s * node_bound
+                eb = s * edge_bound
+                for x in range(eb + first[i], eb + ne[i]):
+                    u = esrc[x]
+                    at = _insert(hkey, hseed, hpos, stamp, mask, generation, u, s, nn[i])
+                    if at == nn[i]:
+                        node[nb + at] = u
+                        ntype[nb + at] = et_src_type[etype[x]]
+                        hop[nb + at] = h + 1
+                        nn[i] += 1
+                    esrc[x] = at
+                start[i] = end[i]
+                end[i] = nn[i]
+        for i in range(size):
+            n_nodes[gs[i]] = nn[i]
+            n_edges[gs[i]] = ne[i]
 
 
 @njit(parallel=True, nogil=True, cache=True)
+def _sample_parallel(n_chunks, indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr,
+                     type_et, type_offset, seeds, seed_type, seed_time, fanouts, strategy,
+                     base_seed, seed_offset, node_bound, edge_bound, node, ntype, hop, etype,
+                     esrc, edst, n_nodes, n_edges):
+    for c in prange(n_chunks):
+        _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type,
+                      type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
+                      strategy, base_seed, seed_offset, node_bound, edge_bound, node, ntype,
+                      hop, etype, esrc, edst, n_nodes, n_edges)
+
+
+def sample(indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr, type_et, type_offset,
+           seeds, seed_type, seed_time, fanouts, strategy, base_seed, seed_offset, node_bound,
+           edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
+    """Sample every seed's temporal neighbourhood (``n_chunks`` parallel groups of seeds).
+
+    Writes into caller-owned slot arrays (seed ``s`` owns ``s * node_bound ...`` and
+    ``s * edge_bound ...``, so they must hold ``len(seeds) * node_bound`` and
+    ``len(seeds) * edge_bound`` entries): node global id, node type, hop; edge type, source and
+    destination as positions inside the seed's own node list. Returns the node and edge counts
+    per seed. Seed ``s`` draws its random numbers from ``(base_seed, seed_offset + s)``.
+    """
+    n_seeds = seeds.shape[0]
+    n_nodes = np.zeros(n_seeds, dtype=np.int64)
+    n_edges = np.zeros(n_seeds, dtype=np.int64)
+    n_chunks = max(1, min(n_seeds, int(n_chunks)))
+    args = (indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr, type_et, type_offset,
+            seeds, seed_type, seed_time, fanouts, np.int64(strategy), np.uint64(base_seed),
+            np.int64(seed_offset), np.int64(node_bound), np.int64(edge_bound), node, ntype, hop,
+            etype, esrc, edst, n_nodes, n_edges)
+    if n_chunks == 1:
+        _sample_chunk(0, 1, *args)
+    else:
+        _sample_parallel(n_chunks, *args)
+    return n_nodes, n_edges
+
+
+@njit(nogil=True, cache=True)
 def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, node_bound, edge_bound):
     """Pack the per-seed slots into flat arrays; edge ends become positions in the flat node list.
 
@@ -194,7 +299,7 @@ def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, node_bound, e
     o_et = np.empty(total_e, dtype=np.int64)
     o_src = np.empty(total_e, dtype=np.int64)
     o_dst = np.empty(total_e, dtype=np.int64)
-    for s in prange(n_seeds):
+    for s in range(n_seeds):
         a = node_ptr[s]
         for i in range(n_nodes[s]):
             o_node[a + i] = node[s * node_bound + i]

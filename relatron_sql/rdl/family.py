@@ -35,7 +35,7 @@ class RDLFamily:
         prepared = engine.Prepared.build(con, task)
         splits = {s: split_rows(con, task, s) for s in ("train", "val")}
         best = None
-        for trial, overrides in enumerate(TRIALS[:max(1, options.budget)]):
+        for trial, overrides in enumerate(trial_configs(options)):
             if deadline is not None and trial > 0 and time.perf_counter() >= deadline:
                 break
             config = engine.check_config(overrides)
@@ -67,6 +67,17 @@ class RDLFamily:
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> engine.RDLModel:
         return engine.load_model(config, artifacts)
+
+
+def trial_configs(options: FitOptions) -> list[dict]:
+    """Bank priors first (only the options this family knows), then the fixed trials; at most
+    ``budget`` of them, without repeats."""
+    out: list[dict] = []
+    for config in [*getattr(options, "priors", []), *TRIALS]:
+        known = {k: v for k, v in (config or {}).items() if k in engine.DEFAULTS}
+        if known not in out:
+            out.append(known)
+    return out[:max(1, options.budget)]
 
 
 def _better(task: Task, a: float, b: float) -> bool:

@@ -19,9 +19,11 @@ import logging
 import numpy as np
 
 from ..errors import TrainError, bad_argument
-from ..kernels import csr_by_time, time_rank
+from ..kernels import csr_by_time, csr_stable, time_rank
 from ..schema import Schema, Table, read_schema
-from ..sqlbuild import render, table as table_ref
+from sqlglot import exp
+
+from ..sqlbuild import column, render, table as table_ref
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,8 @@ class Graph:
     et_dst_type: np.ndarray            # int64 [E]
     row_off: np.ndarray                # int64 [E]: start of each edge type's rows in indptr
     indptr: np.ndarray                 # int64, concatenated rows, global positions
-    indices: np.ndarray                # int64 global source ids
-    nbr_time: np.ndarray               # int64 source times, aligned with indices
+    indices: np.ndarray                # int64 global source ids (a strided view)
+    nbr_time: np.ndarray               # int64 source times, interleaved with indices
     type_et_ptr: np.ndarray            # int64 [T + 1]: edge types grouped by destination type
     type_et: np.ndarray                # int64
     max_degree: np.ndarray             # int64 [E]
@@ -115,25 +117,33 @@ def node_keys(con, t: Table) -> np.ndarray:
 
 
 def fk_pairs(con, child: Table, fk: str, parent: Table) -> tuple[np.ndarray, np.ndarray]:
-    """(child local id, parent local id) of every row whose foreign key names a parent row.
+    """(child local id, parent local id) of every row whose foreign key names a parent row,
+    ordered by the child's time (then id), so that grouping by parent keeps rows oldest first.
 
     NULL and dangling keys give no edge."""
     sql = render(
         "SELECT c.rn AS c, p.rn AS p FROM (SELECT row_number() OVER (ORDER BY :co) - 1 AS rn, "
-        ":fk AS k FROM :child) AS c JOIN (SELECT row_number() OVER (ORDER BY :pk) - 1 AS rn, "
-        ":pk AS k FROM :parent) AS p ON c.k = p.k ORDER BY c.rn",
+        ":fk AS k, :tc AS t FROM :child) AS c JOIN (SELECT row_number() OVER (ORDER BY :pk) - 1"
+        " AS rn, :pk AS k FROM :parent) AS p ON c.k = p.k ORDER BY c.t NULLS LAST, c.rn",
+        tc=exp.cast(column(child.time_column), "TIMESTAMP") if child.time_column
+        else exp.Literal.number(0),
         co=_node_order(child), fk=fk, child=table_ref(child.name), pk=parent.primary_key,
         parent=table_ref(parent.name))
     out = _fetch(con, sql)
     return _as_int64(out["c"]), _as_int64(out["p"])
 
 
-def build_csr(dst: np.ndarray, src: np.ndarray, src_time: np.ndarray, n_dst: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(indptr, indices, neighbour times) of edges ``src -> dst``, rows oldest first."""
+def build_csr(dst: np.ndarray, src: np.ndarray, src_time: np.ndarray, n_dst: int,
+              ordered: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, neighbour times) of edges ``src -> dst``, rows oldest first.
+
+    ``ordered``: the edges already come ordered by source time, so one counting pass does."""
     dst = np.ascontiguousarray(dst, dtype=np.int64)
     src = np.ascontiguousarray(src, dtype=np.int64)
-    indptr, indices, _ = csr_by_time(dst, src, time_rank(src_time), int(n_dst))
+    if ordered:
+        indptr, indices = csr_stable(dst, src, int(n_dst))
+    else:
+        indptr, indices, _ = csr_by_time(dst, src, time_rank(src_time), int(n_dst))
     return indptr, indices, src_time[indices]
 
 
@@ -162,15 +172,15 @@ def build_graph(con, tables: list[str] | None = None, schema: Schema | None = No
                 continue
             c, p = fk_pairs(con, described[child], fk, described[parent])
             edge_types.append((child, f"f2p_{fk}", parent))
-            parts.append((p, c, child, parent))
+            parts.append((p, c, child, parent, True))    # pairs come in child time order
             edge_types.append((parent, f"rev_f2p_{fk}", child))
-            parts.append((c, p, parent, child))
+            parts.append((c, p, parent, child, True))    # at most one parent per row
     index = {n: i for i, n in enumerate(names)}
     indptrs, indices, nbr_times, row_off, max_degree = [], [], [], [], []
     rows_so_far = edges_so_far = 0
-    for dst, src, src_type, dst_type in parts:
+    for dst, src, src_type, dst_type, ordered in parts:
         n_dst = described[dst_type].rows
-        ip, ix, nt = build_csr(dst, src, times[src_type], n_dst)
+        ip, ix, nt = build_csr(dst, src, times[src_type], n_dst, ordered)
         row_off.append(rows_so_far)
         indptrs.append(ip + edges_so_far)
         indices.append(ix + type_offset[index[src_type]])
@@ -184,8 +194,12 @@ def build_graph(con, tables: list[str] | None = None, schema: Schema | None = No
     by_dst = np.argsort(et_dst, kind="stable").astype(np.int64)
     type_et_ptr = np.zeros(len(names) + 1, dtype=np.int64)
     type_et_ptr[1:] = np.cumsum(np.bincount(et_dst, minlength=len(names)))
+    # neighbour id and time side by side: one cache line serves the time test and the gather
+    pairs = np.empty((edges_so_far, 2), dtype=np.int64)
+    pairs[:, 0] = cat(indices)
+    pairs[:, 1] = cat(nbr_times)
     return Graph(names, type_offset, node_time, edge_types, et_src, et_dst,
-                 np.array(row_off, dtype=np.int64), cat(indptrs), cat(indices), cat(nbr_times),
+                 np.array(row_off, dtype=np.int64), cat(indptrs), pairs[:, 0], pairs[:, 1],
                  type_et_ptr, by_dst, np.array(max_degree, dtype=np.int64),
                  {n: described[n].time_column is not None for n in names}, keys)
 

@@ -7,6 +7,7 @@ loader's job.
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numba
 import numpy as np
@@ -14,6 +15,9 @@ import numpy as np
 from ..errors import TrainError, bad_argument
 from ..kernels import STRATEGIES, compact, sample
 from .graph import Graph
+
+#: slots (per-seed upper bounds times seeds) sampled per kernel call; bounds memory per call
+WORK_SLOTS = 1 << 21
 
 
 @dataclasses.dataclass
@@ -42,7 +46,8 @@ class SamplerOutput:
 class NeighborSampler:
     """Samples up to ``fanouts[h]`` neighbours per edge type at hop ``h`` (-1: all of them)."""
 
-    def __init__(self, graph: Graph, fanouts: list[int], strategy: str = "uniform"):
+    def __init__(self, graph: Graph, fanouts: list[int], strategy: str = "uniform",
+                 threads: int | None = None):
         if strategy not in STRATEGIES:
             raise bad_argument("strategy", f"unknown sampling strategy {strategy!r}", STRATEGIES,
                                TrainError)
@@ -54,6 +59,9 @@ class NeighborSampler:
         self.fanouts = np.array(fanouts, dtype=np.int64)
         self.strategy = strategy
         self._bounds: dict[int, tuple[int, int]] = {}
+        self.threads = int(threads or numba.get_num_threads())
+        self._lock = threading.Lock()
+        self._work: tuple[np.ndarray, ...] | None = None
 
     def bounds(self, seed_type: int) -> tuple[int, int]:
         """Most nodes and edges one seed of ``seed_type`` can produce (before deduplication)."""
@@ -88,10 +96,37 @@ class NeighborSampler:
                                f"for {node_type!r}", None, TrainError)
         node_bound, edge_bound = self.bounds(t)
         seeds = nodes + g.type_offset[t]
-        raw = sample(g.indptr, g.indices, g.nbr_time, g.row_off, g.et_src_type, g.type_et_ptr,
-                     g.type_et, g.type_offset, seeds, np.full(len(seeds), t, dtype=np.int64),
-                     times, self.fanouts, STRATEGIES[self.strategy], np.uint64(seed % 2**63),
-                     node_bound, edge_bound, numba.get_num_threads())
-        node, ntype, hop, seed_of, et, src, dst, node_ptr = compact(*raw, node_bound,
-                                                                     edge_bound)
+        seed_type = np.full(len(seeds), t, dtype=np.int64)
+        group = max(1, min(len(seeds), WORK_SLOTS // node_bound))
+        parts = []
+        with self._lock:
+            work = self._workspace(group * node_bound, group * edge_bound)
+            for a in range(0, max(len(seeds), 1), group):
+                b = min(a + group, len(seeds))
+                counts = sample(g.indptr, g.indices, g.nbr_time, g.row_off, g.et_src_type,
+                                g.type_et_ptr, g.type_et, g.type_offset, seeds[a:b],
+                                seed_type[a:b], times[a:b], self.fanouts,
+                                STRATEGIES[self.strategy], np.uint64(seed % 2**63), a,
+                                node_bound, edge_bound, self.threads, *work)
+                parts.append(compact(*work, *counts, node_bound, edge_bound))
+        if len(parts) == 1:
+            node, ntype, hop, seed_of, et, src, dst, node_ptr = parts[0]
+        else:
+            shift = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
+            first = np.cumsum([0] + [len(p[7]) - 1 for p in parts[:-1]])
+            node, ntype, hop = (np.concatenate([p[i] for p in parts]) for i in range(3))
+            seed_of = np.concatenate([p[3] + f for p, f in zip(parts, first)])
+            et = np.concatenate([p[4] for p in parts])
+            src = np.concatenate([p[5] + o for p, o in zip(parts, shift)])
+            dst = np.concatenate([p[6] + o for p, o in zip(parts, shift)])
+            node_ptr = np.concatenate([parts[0][7][:1]] + [p[7][1:] + o
+                                                           for p, o in zip(parts, shift)])
         return SamplerOutput(node, ntype, hop, seed_of, et, src, dst, node_ptr, times)
+
+    def _workspace(self, n_slots: int, e_slots: int) -> tuple[np.ndarray, ...]:
+        """Slot arrays reused across calls (their pages stay mapped)."""
+        if self._work is None or len(self._work[0]) < n_slots or len(self._work[3]) < e_slots:
+            self._work = (np.empty(n_slots, np.int64), np.empty(n_slots, np.int64),
+                          np.empty(n_slots, np.int8), np.empty(e_slots, np.int64),
+                          np.empty(e_slots, np.int64), np.empty(e_slots, np.int64))
+        return self._work

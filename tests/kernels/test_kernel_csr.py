@@ -24,3 +24,14 @@ def test_matches_lexsort_reference(n_src, n_dst, n_edges):
 
 def test_time_rank_breaks_ties_by_position():
     assert time_rank(np.array([5, 1, 5, 0])).tolist() == [2, 1, 3, 0]
+
+
+def test_stable_grouping_of_time_ordered_edges_matches_the_general_build():
+    rng = np.random.default_rng(9)
+    times = rng.integers(0, 50, 200)
+    src = np.argsort(times, kind="stable")  # each source once, oldest first
+    dst = rng.integers(0, 17, 200)
+    from relatron_sql.kernels import csr_stable
+    a_ptr, a_idx = csr_stable(dst, src, 17)
+    b_ptr, b_idx, _ = csr_by_time(dst, src, time_rank(times), 17)
+    assert np.array_equal(a_ptr, b_ptr) and np.array_equal(a_idx, b_idx)

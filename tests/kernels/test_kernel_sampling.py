@@ -39,12 +39,17 @@ def random_graph(seed, n_a=40, n_b=60, n_edges=300):
 def run(g, seeds, seed_type, times, fanouts, strategy, base_seed=0, threads=None):
     fanouts = np.array(fanouts, dtype=np.int64)
     bound = 1 + int(np.sum(np.cumprod(np.abs(fanouts) * 400)))
-    raw = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"], g["et_src_type"],
-                 g["type_et_ptr"], g["type_et"], g["type_offset"],
-                 np.asarray(seeds, dtype=np.int64), np.asarray(seed_type, dtype=np.int64),
-                 np.asarray(times, dtype=np.int64), fanouts, STRATEGIES[strategy],
-                 np.uint64(base_seed), bound, bound, threads or numba.get_num_threads())
-    return compact(*raw, bound, bound)
+    n = len(seeds)
+    work = (np.empty(n * bound, np.int64), np.empty(n * bound, np.int64),
+            np.empty(n * bound, np.int8), np.empty(n * bound, np.int64),
+            np.empty(n * bound, np.int64), np.empty(n * bound, np.int64))
+    counts = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"], g["et_src_type"],
+                    g["type_et_ptr"], g["type_et"], g["type_offset"],
+                    np.asarray(seeds, dtype=np.int64), np.asarray(seed_type, dtype=np.int64),
+                    np.asarray(times, dtype=np.int64), fanouts, STRATEGIES[strategy],
+                    np.uint64(base_seed), 0, bound, bound, threads or numba.get_num_threads(),
+                    *work)
+    return compact(*work, *counts, bound, bound)
 
 
 def reference_last(g, seed, seed_type, t, fanouts):

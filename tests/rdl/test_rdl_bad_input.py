@@ -71,3 +71,23 @@ def test_unknown_config_option(gen_con):
         engine.fit(gen_con, task, prepared, {"layer": 3}, 0, "cpu")
     with pytest.raises(TrainError, match="'conv'"):
         engine.fit(gen_con, task, prepared, {"conv": "gin"}, 0, "cpu")
+
+
+def test_cpu_batches_stay_put_and_autocast_is_off_on_cpu():
+    from torch_geometric.data import HeteroData
+    data = HeteroData()
+    data["a"].x = torch.ones(2)
+    assert engine.to_device(data, "cpu") is data
+    with engine._autocast("cpu", True):
+        assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
+
+
+@no_gpu
+def test_gpu_check_script_says_there_is_no_gpu():
+    import pathlib
+    import subprocess
+    import sys
+    script = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr

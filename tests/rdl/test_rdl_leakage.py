@@ -82,3 +82,18 @@ def test_planted_future_rows_change_no_sample(gen_con, strategy):
     assert g2.num_nodes("orders") == 2 * g.num_nodes("orders")
     after = keyed(g2, NeighborSampler(g2, [8, 4], strategy).sample("users", nodes, times, 5))
     assert before == after
+
+
+def test_splitting_seeds_into_kernel_calls_changes_nothing(gen_con, monkeypatch):
+    import relatron_sql.rdl.sampler as sampler_module
+    g = graph_for(gen_con, "users")
+    rng = np.random.default_rng(3)
+    nodes = rng.integers(0, g.num_nodes("users"), 50)
+    times = rng.integers(epoch_us(dt.datetime(2020, 3, 1)), epoch_us(dt.datetime(2021, 1, 1)),
+                         50)
+    whole = NeighborSampler(g, [6, 3], "uniform").sample("users", nodes, times, 9)
+    bound = NeighborSampler(g, [6, 3]).bounds(g.type_id("users"))[0]
+    monkeypatch.setattr(sampler_module, "WORK_SLOTS", bound * 7)  # groups of 7 seeds
+    parts = NeighborSampler(g, [6, 3], "uniform").sample("users", nodes, times, 9)
+    for name in ("node", "node_type", "hop", "seed", "edge_type", "src", "dst", "node_ptr"):
+        assert np.array_equal(getattr(whole, name), getattr(parts, name)), name
