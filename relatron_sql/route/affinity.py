@@ -79,14 +79,55 @@ def ridge_score(task: Task, z_train, y_train, z_val, y_val, alpha: float = 1.0) 
     return _score(task, float(np.std(y_train)), y_val, pred)
 
 
+def untrained_embeddings(con, task: Task, row_sets: list, layers: int = 2, seed: int = 0
+                         ) -> list[np.ndarray]:
+    """Entity embeddings of an untrained heterogeneous GNN (no label history) for each set of
+    rows: what the temporal neighbourhood alone carries, before any training."""
+    import torch
+    from ..rdl import train as engine
+    from ..rdl.loader import Batches
+    from ..rdl.sampler import NeighborSampler
+    prepared = engine.Prepared.build(con, task)
+    config = engine.check_config({"history": False, "layers": layers})
+    torch.manual_seed(seed)
+    net = engine.build_net({**config, "entity": task.entity, "out_dim": 1}, prepared.node_dims(),
+                           prepared.graph.node_types, prepared.graph.edge_types)
+    net.eval()
+    channels = config["channels"]
+    captured: list = []
+    hook = net.head.register_forward_pre_hook(
+        lambda module, inputs: captured.append(inputs[0][:, :channels].detach()))
+    sampler = NeighborSampler(prepared.graph, config["fanouts"], config["strategy"])
+    out = []
+    try:
+        for rows in row_sets:
+            nodes = prepared.graph.locate(task.entity, rows.entity_id)
+            times = np.asarray(rows.anchor_time, dtype="datetime64[us]").astype(np.int64)
+            ok = np.flatnonzero(nodes >= 0)
+            z = np.zeros((len(rows), channels), dtype=np.float64)
+            batches = Batches(sampler, prepared.features, task.entity, nodes[ok], times[ok],
+                              hist=np.zeros((len(ok), engine.HIST_DIM), np.float32),
+                              batch_size=1024, seed=seed)
+            with torch.no_grad():
+                for index, batch in batches:
+                    captured.clear()
+                    net(batch)
+                    z[ok[index]] = captured[0].numpy()
+            out.append(z)
+    finally:
+        hook.remove()
+    return out
+
+
 def path_affinity(con, task: Task) -> float | None:
     """Validation score of a ridge fit on embeddings from an untrained GNN."""
     try:
-        from ..rdl.embed import untrained_embeddings
+        import torch  # noqa: F401
+        from ..rdl import train  # noqa: F401
     except ImportError as e:
         log.warning("path affinity skipped: %s", e)
         return None
-    train = _subsample(split_rows(con, task, "train"), MAX_ROWS)
+    train_rows = _subsample(split_rows(con, task, "train"), MAX_ROWS)
     val = split_rows(con, task, "val")
-    z_train, z_val = untrained_embeddings(con, task, [train, val])
-    return ridge_score(task, z_train, train.label, z_val, val.label)
+    z_train, z_val = untrained_embeddings(con, task, [train_rows, val])
+    return ridge_score(task, z_train, train_rows.label, z_val, val.label)
