@@ -123,6 +123,9 @@ def cmd_report(args) -> int:
     from . import report
 
     out = pathlib.Path(args.out or f"report-{args.name}.html")
+    if args.database != ":memory:" and not pathlib.Path(args.database).exists():
+        print(f"Error: argument 'database': no file {args.database!r}", file=sys.stderr)
+        return 1
     con = open_database(args.database)
     try:
         report.write(con, args.name, out)

@@ -126,6 +126,9 @@ def test_report_command(generated, tmp_path):
     run = _run("report", db, "user-spend", "--out", tmp_path / "no.html")
     assert run.returncode == 1 and "no trained model" in run.stderr
     assert not (tmp_path / "no.html").exists()
+    run = _run("report", tmp_path / "missing.duckdb", "user-active")
+    assert run.returncode == 1 and "'database'" in run.stderr
+    assert not (tmp_path / "missing.duckdb").exists()
 
 
 # -- choosing a family when some are not installed ----------------------------------------
@@ -174,3 +177,17 @@ def test_main_returns_one_line_errors(generated, capsys):
     assert cli.main(["sql", str(generated) + ".missing/x.duckdb", "-c", "SELECT 1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error: ")
+
+
+@pytest.mark.slow
+def test_demo_with_routing_ends_within_five_minutes(tmp_path):
+    """The README's first command as it runs by default (family auto, routed)."""
+    import time
+    db = tmp_path / "demo.duckdb"
+    started = time.perf_counter()
+    run = _run("demo", "--db", db, timeout=900)
+    seconds = time.perf_counter() - started
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert seconds < 300, f"demo took {seconds:.0f} s"
+    for name in ("plane-delay", "plane-flights"):
+        assert f"│ {name} " in run.stdout
