@@ -47,8 +47,9 @@ def literal(value) -> exp.Expression:
 
 
 def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
-    return tpl("(EPOCH(CAST(:a AS TIMESTAMP)) - EPOCH(CAST(:b AS TIMESTAMP))) / 86400.0",
-               a=later, b=earlier)
+    # a DOUBLE on both sides: a literal such as 86400.0 is a DECIMAL in Spark
+    return tpl("CAST(EPOCH(CAST(:a AS TIMESTAMP)) - EPOCH(CAST(:b AS TIMESTAMP)) AS DOUBLE) "
+               "/ CAST(86400 AS DOUBLE)", a=later, b=earlier)
 
 
 def _anchors_cte(plan: FeaturePlan) -> exp.Select:
@@ -169,8 +170,8 @@ def _aggregate(f: dict, group: Group) -> exp.Expression:
     if agg == "category_count":
         return exp.Count(this=_windowed(exp.Case().when(hit, literal(1)), window))
     if agg == "category_share":
-        return exp.Avg(this=_windowed(exp.Case().when(hit, literal(1.0)).else_(literal(0.0)),
-                                      window))
+        one, zero = exp.cast(literal(1), "DOUBLE"), exp.cast(literal(0), "DOUBLE")
+        return exp.Avg(this=_windowed(exp.Case().when(hit, one).else_(zero), window))
     raise CompileError(f"unknown aggregate {agg!r} in feature {f['name']!r}")
 
 
