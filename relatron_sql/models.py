@@ -304,13 +304,17 @@ def evaluate(con: duckdb.DuckDBPyConnection, name: str, split: str = "test") -> 
     task, version, family, model = active_model(con, name)
     rows = split_rows(con, task, split)
     out = metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
+    return {"name": name, "split": split, "version": version, "family": family,
+            "metric": task.metric, "metrics": out, "baseline": baseline_metrics(con, task, rows)}
+
+
+def baseline_metrics(con, task: Task, rows: Rows) -> dict:
+    """Metrics of the entity-history baseline on ``rows`` (labels included)."""
     from .baseline import HistoryMean
     mean = con.execute("SELECT AVG(label) FROM relatron.task_rows WHERE task = ? AND split = "
-                       "'train'", [name]).fetchall()[0][0] or 0.0
-    base = metrics.evaluate(task.kind, rows.label,
+                       "'train'", [task.name]).fetchall()[0][0] or 0.0
+    return metrics.evaluate(task.kind, rows.label,
                             HistoryMean(float(mean)).predict(con, task, rows))
-    return {"name": name, "split": split, "version": version, "family": family,
-            "metric": task.metric, "metrics": out, "baseline": base}
 
 
 def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:

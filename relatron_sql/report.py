@@ -208,11 +208,13 @@ def gather(con, name: str, top_features: int = 15) -> dict:
     rows = models.split_rows(con, task, "test")
     predicted = np.asarray(fitted.predict(con, task, rows), dtype=float) if len(rows) else \
         np.array([])
-    evaluation = {split: models.evaluate(con, name, split) for split in ("val", "test")}
+    # the model's metrics come from the registry; the baseline is measured here
+    baseline = {split: models.baseline_metrics(con, task, models.split_rows(con, task, split))
+                for split in ("val", "test")}
     return {"task": task, "model": model, "trials": _trials(con, name, model),
             "features": _features(con, name, model["version"], top_features),
             "labels": np.asarray(rows.label, dtype=float), "predicted": predicted,
-            "evaluation": evaluation}
+            "baseline": baseline}
 
 
 # -- sections -----------------------------------------------------------------------------
@@ -237,7 +239,7 @@ def _summary(data: dict) -> str:
     m = task.metric
     val = model["metrics"].get("val", {}).get(m)
     test = model["metrics"].get("test", {}).get(m)
-    base = data["evaluation"]["test"]["baseline"].get(m)
+    base = data["baseline"]["test"].get(m)
     better = "higher is better" if task.higher_is_better else "lower is better"
 
     def card(label, value, ident):
@@ -477,8 +479,7 @@ def _residuals(data: dict) -> str:
 def _val_test(data: dict) -> str:
     task, stored = data["task"], data["model"]["metrics"]
     val, test = stored.get("val", {}), stored.get("test", {})
-    base_val = data["evaluation"]["val"]["baseline"]
-    base_test = data["evaluation"]["test"]["baseline"]
+    base_val, base_test = data["baseline"]["val"], data["baseline"]["test"]
     keys = [k for k in val if k != "rows"] + [k for k in test if k not in val and k != "rows"]
     rows = "".join(f'<tr data-metric="{_e(k)}"><td>{_e(k)}</td>{_num(val.get(k))}'
                    f"{_num(test.get(k))}{_num(base_val.get(k))}{_num(base_test.get(k))}</tr>"
