@@ -131,7 +131,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     if progress is not None:
         progress("routing" if family == "auto" else "preparing")
     chosen, decision = choose_family(con, task, family)
-    fam = families.get(chosen)
+    priors = _priors(con, decision)
+    fam = _Both(priors) if chosen == "both" else families.get(chosen)
     budget = budget or fam.default_budget
     call = {"family": family, "budget": budget, "seed": seed, "device": device}
     if not retrain:
@@ -142,13 +143,15 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     started = time.perf_counter()
     trial_log = _TrialLog(con, name, run_id, chosen, getattr(progress, "on_trial", None))
     options = FitOptions(budget=budget, seed=seed, device=device, time_budget=time_budget,
-                         trial_log=trial_log, progress=progress or (lambda message: None))
+                         trial_log=trial_log, progress=progress or (lambda message: None),
+                         priors=priors.get(chosen, []))
     if hasattr(progress, "begin"):
         progress.begin(name, chosen, budget, time_budget, task.metric, task.higher_is_better)
     try:
         if progress is not None:
             progress(f"training {chosen}")
         fitted = fam.fit(con, task, options)
+        chosen = fitted.extra.get("family", chosen)
         if progress is not None:
             progress("evaluating")
         scores = {}
@@ -332,3 +335,53 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
         out.append({"feature": feature, "importance": importance, "share": share,
                     "description": description, "sql": sql, "warning": warning})
     return out
+
+
+def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
+    """Per family, the best configurations of the two bank tasks most similar to this one
+    (by its routing signals); empty without signals or a readable bank."""
+    signals = (decision or {}).get("signals")
+    if not signals:
+        return {}
+    from .route import bank, router
+    try:
+        rows = bank.load() + router.user_bank_rows(con)
+    except bank.BankError as e:
+        log.warning("no search priors: %s", e)
+        return {}
+    task = (decision or {}).get("task")
+    return {family: [n["config"] for n in bank.nearest(rows, signals, family, k=2,
+                                                      exclude_task=task)]
+            for family in ("dfs", "rdl")}
+
+
+class _Both:
+    """Searches DFS and RDL with the same budget and keeps the better validation score."""
+    name = "both"
+
+    def __init__(self, priors: dict[str, list[dict]] | None = None):
+        self.priors = priors or {}
+
+    @property
+    def default_budget(self) -> int:
+        return max(families.get("dfs").default_budget, families.get("rdl").default_budget)
+
+    def fit(self, con, task: Task, options: FitOptions):
+        best = None
+        for name in ("dfs", "rdl"):
+            options.trial_log.family = name
+            options.priors = self.priors.get(name, [])
+            fitted = families.get(name).fit(con, task, options)
+            fitted.extra["family"] = name
+            if best is None or _better(task, fitted.val_metric, best.val_metric):
+                best = fitted
+        options.trial_log.family = best.extra["family"]
+        return best
+
+
+def _better(task: Task, a: float, b: float) -> bool:
+    if b is None or not np.isfinite(b):
+        return a is not None and np.isfinite(a)
+    if a is None or not np.isfinite(a):
+        return False
+    return a > b if task.higher_is_better else a < b
