@@ -458,22 +458,29 @@ def _residuals(data: dict) -> str:
         return _section("residuals", "Residuals", "<p>No test rows.</p>")
     rng = np.random.default_rng(0)
     idx = rng.choice(len(y), size=min(len(y), 1500), replace=False)
-    lo = float(min(y.min(), p.min()))
-    hi = float(max(y.max(), p.max()))
+    both = np.concatenate([y, p])
+    lo, hi = (float(v) for v in np.percentile(both, [0.5, 99.5]))   # a few outliers would
+    if hi <= lo:                                                     # squash everything else
+        lo, hi = float(both.min()), float(both.max()) + 1.0
+    inside = idx[(y[idx] >= lo) & (y[idx] <= hi) & (p[idx] >= lo) & (p[idx] <= hi)]
     scatter = Plot([lo, hi], [lo, hi], x_label="actual", y_label="predicted",
                    title="Predicted against actual (test)", x_range=(lo, hi), y_range=(lo, hi))
     scatter.line([lo, hi], [lo, hi], "#9ca3af", dash="4 4", width=1.2, label="perfect")
-    scatter.points(y[idx].tolist(), p[idx].tolist(), PALETTE[0], radius=2.2, opacity=0.35,
-                   label="row")
+    scatter.points(y[inside].tolist(), p[inside].tolist(), PALETTE[0], radius=2.2,
+                   opacity=0.35, label="row")
     residual = p - y
-    hist = _histogram(residual, "predicted − actual", "test rows", "Residuals")
+    r_lo, r_hi = (float(v) for v in np.percentile(residual, [0.5, 99.5]))
+    shown = residual[(residual >= r_lo) & (residual <= r_hi)] if r_hi > r_lo else residual
+    hist = _histogram(shown, "predicted − actual", "test rows", "Residuals")
     stats = {"mean residual": float(residual.mean()), "median |residual|":
              float(np.median(np.abs(residual))), "rows": int(len(y))}
     rows = "".join(f"<tr><td>{_e(k)}</td>{_num(v)}</tr>" for k, v in stats.items())
     return _section("residuals", "Residuals", f'<div class="plots"><div class="plot">'
                     f'{scatter.svg()}</div><div class="plot">{hist}</div></div>'
                     f'<table class="grid" id="residuals-table">{rows}</table>',
-                    f"{len(idx):,} of {len(y):,} test rows plotted.")
+                    f"{len(inside):,} of {len(y):,} test rows plotted; both plots leave out "
+                    "the 1% most extreme values so that the rest can be seen (the table uses "
+                    "every row).")
 
 
 def _val_test(data: dict) -> str:
