@@ -82,10 +82,18 @@ def _needed_lookups(group: Group, aliases) -> set[str]:
     return need
 
 
-def _source_from(plan: FeaturePlan, group: Group, schema_info: dict,
-                 columns=None) -> exp.Select:
-    """SELECT ... FROM anchors a JOIN <chain> LEFT JOIN <lookups>, no projections yet."""
-    q = exp.Select().from_(exp.Table(this=ident("a")))
+def _source_from(plan: FeaturePlan, group: Group, schema_info: dict, columns=None,
+                 base: str = "a", chain_table: str | None = None,
+                 extra_on: exp.Expression | None = None) -> exp.Select:
+    """SELECT ... FROM anchors a JOIN <chain> LEFT JOIN <lookups>, no projections yet.
+
+    ``base`` names the CTE read as ``a`` (the anchors, or a CTE keyed like them);
+    ``chain_table`` replaces the deepest table of the chain (by its ranked CTE) and ``extra_on``
+    is added to that join's condition.
+    """
+    source = exp.Table(this=ident("a")) if base == "a" else exp.alias_(
+        exp.Table(this=ident(base)), "a", table=True, quoted=True)
+    q = exp.Select().from_(source)
     if not group.chain:  # the entity's own row
         q = q.join(exp.alias_(table_ref(plan.entity), "c", table=True, quoted=True),
                    on=_on(exp.EQ(this=col(plan.entity_key, "c"),
@@ -95,11 +103,14 @@ def _source_from(plan: FeaturePlan, group: Group, schema_info: dict,
     else:
         parent_alias, parent_key = "a", col("entity_key", "a")
         for i, hop in enumerate(group.chain):
-            alias = "c" if i == len(group.chain) - 1 else f"h{i + 1}"
+            last = i == len(group.chain) - 1
+            alias = "c" if last else f"h{i + 1}"
             info = schema_info[hop["table"]]
-            q = q.join(exp.alias_(table_ref(hop["table"]), alias, table=True, quoted=True),
+            source = (exp.Table(this=ident(chain_table)) if last and chain_table
+                      else table_ref(hop["table"]))
+            q = q.join(exp.alias_(source, alias, table=True, quoted=True),
                        on=_on(exp.EQ(this=col(hop["fk"], alias), expression=parent_key),
-                              _visible(alias, info["time"])),
+                              _visible(alias, info["time"]), extra_on if last else None),
                        join_type="inner")
             parent_key = col(info["pk"], alias) if info["pk"] else None
             if parent_key is None and i < len(group.chain) - 1:
@@ -134,12 +145,22 @@ def _code(value: exp.Expression, c: dict) -> exp.Expression:
     return exp.cast(case.else_(literal(-1)), "DOUBLE")
 
 
-def _windowed(value: exp.Expression, window) -> exp.Expression:
+def _is_latest(ranked: str) -> exp.Expression:
+    """The latest visible row: rank 1 of the newest-first row number, or the last sequence."""
+    if ranked == "rn":
+        return exp.EQ(this=col("_rn", "r"), expression=literal(1))
+    return exp.EQ(this=col("_seq", "r"), expression=col("_last", "r"))
+
+
+def _windowed(value: exp.Expression, window, ranked: str = "rn") -> exp.Expression:
     if window is None:
         return value
     unit, n = window
-    if unit == "events":
+    if unit == "events" and ranked == "rn":
         cond = exp.LTE(this=col("_rn", "r"), expression=literal(int(n)))
+    elif unit == "events":
+        cond = exp.GT(this=col("_seq", "r"), expression=exp.Sub(
+            this=col("_last", "r"), expression=literal(int(n))))
     else:
         cond = exp.GT(this=col("_t", "r"),
                       expression=tpl(":a - INTERVAL :n DAY", a=col("anchor_time", "r"),
@@ -147,31 +168,30 @@ def _windowed(value: exp.Expression, window) -> exp.Expression:
     return exp.Case().when(cond, value)
 
 
-def _aggregate(f: dict, group: Group) -> exp.Expression:
+def _aggregate(f: dict, group: Group, ranked: str = "rn") -> exp.Expression:
     agg, window = f["agg"], f["window"]
     if agg == "count":
         if window is None:
             return exp.Count(this=exp.Star())
-        return exp.Count(this=_windowed(literal(1), window))
+        return exp.Count(this=_windowed(literal(1), window, ranked))
     if agg == "days_since_last":
         return _days_between(col("anchor_time", "r"), exp.Max(this=col("_t", "r")))
     if agg == "days_since_first":
         return _days_between(col("anchor_time", "r"), exp.Min(this=col("_t", "r")))
     x = col(f["column"], "r")
     if agg in _SIMPLE:
-        return exp.func(_SIMPLE[agg], _windowed(exp.cast(x, "DOUBLE"), window))
+        return exp.func(_SIMPLE[agg], _windowed(exp.cast(x, "DOUBLE"), window, ranked))
     if agg == "last":
-        return exp.Max(this=exp.Case().when(exp.EQ(this=col("_rn", "r"), expression=literal(1)),
-                                            exp.cast(x, "DOUBLE")))
+        return exp.Max(this=exp.Case().when(_is_latest(ranked), exp.cast(x, "DOUBLE")))
     if agg == "count_distinct":
         return exp.Count(this=exp.Distinct(expressions=[x]))
     value = group.columns[f["column"]]["categories"][f["category"]]
     hit = exp.EQ(this=x, expression=literal(value))
     if agg == "category_count":
-        return exp.Count(this=_windowed(exp.Case().when(hit, literal(1)), window))
+        return exp.Count(this=_windowed(exp.Case().when(hit, literal(1)), window, ranked))
     if agg == "category_share":
         one, zero = exp.cast(literal(1), "DOUBLE"), exp.cast(literal(0), "DOUBLE")
-        return exp.Avg(this=_windowed(exp.Case().when(hit, one).else_(zero), window))
+        return exp.Avg(this=_windowed(exp.Case().when(hit, one).else_(zero), window, ranked))
     raise CompileError(f"unknown aggregate {agg!r} in feature {f['name']!r}")
 
 
@@ -213,6 +233,75 @@ def _group_cte(plan: FeaturePlan, group: Group, features: list[dict],
                          for f in features if f["agg"] != "mode"])
     return outer.from_(exp.alias_(exp.Subquery(this=rows), "r", quoted=True)).group_by(
         col("entity_key", "r"), col("anchor_time", "r"))
+
+
+def _by_recency(f: dict) -> bool:
+    """Features that need the order of rows: the latest value and last-N-events windows."""
+    return f["agg"] == "last" or (f["window"] is not None and f["window"][0] == "events")
+
+
+def _keyed_rows(group: Group, features, extra: list) -> list:
+    inner = [exp.alias_(col("entity_key", "a"), "entity_key", quoted=True),
+             exp.alias_(col("anchor_time", "a"), "anchor_time", quoted=True)]
+    for alias in sorted({f["column"] for f in features if f["column"]}):
+        inner.append(exp.alias_(_value(group, alias), alias, quoted=True))
+    inner.append(exp.alias_(col(group.time_column, "c"), "_t", quoted=True))
+    return inner + extra
+
+
+def _aggregated(rows: exp.Select, projections: list) -> exp.Select:
+    return exp.select(exp.alias_(col("entity_key", "r"), "entity_key", quoted=True),
+                      exp.alias_(col("anchor_time", "r"), "anchor_time", quoted=True),
+                      *projections).from_(
+        exp.alias_(exp.Subquery(this=rows), "r", quoted=True)).group_by(
+        col("entity_key", "r"), col("anchor_time", "r"))
+
+
+def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
+                       schema_info: dict, gname: str) -> list[tuple[str, exp.Select, list]]:
+    """A one-hop timed group without a window over the joined rows.
+
+    The child rows are numbered once per entity in time order (``_seq``). The rows visible at t
+    are a prefix of that order, so the latest visible row is the one whose number is the
+    largest visible (``_last_seq``), and the last N events are those numbered above
+    ``_last_seq - N``: a second, small join fetches them.
+    """
+    hop = group.chain[0]
+    ranked_name, main_name, recent_name = f"s_{gname}", f"g_{gname}", f"w_{gname}"
+    order = [exp.Ordered(this=col(group.time_column, "c")),
+             exp.Ordered(this=col(group.order_key, "c"))]
+    seq = exp.Window(this=exp.RowNumber(), partition_by=[col(hop["fk"], "c")],
+                     order=exp.Order(expressions=order))
+    ranked = exp.select(exp.Star(), exp.alias_(seq, "_seq", quoted=True)).from_(
+        exp.alias_(table_ref(hop["table"]), "c", table=True, quoted=True)).where(
+        exp.Not(this=exp.Is(this=col(group.time_column, "c"), expression=exp.Null())))
+    # exp.Star() selects c.* unqualified; qualify it so the generated SQL is unambiguous
+    ranked.expressions[0] = exp.Column(this=exp.Star(), table=ident("c"))
+    plain = [f for f in features if not _by_recency(f)]
+    recent = [f for f in features if _by_recency(f)]
+    rows = _source_from(plan, group, schema_info, {f["column"] for f in plain},
+                        chain_table=ranked_name).select(*_keyed_rows(
+                            group, plain, [exp.alias_(col("_seq", "c"), "_seq", quoted=True)]))
+    main = _aggregated(rows, [*[exp.alias_(_aggregate(f, group), f["name"], quoted=True)
+                                for f in plain],
+                              exp.alias_(exp.Max(this=col("_seq", "r")), "_last_seq",
+                                         quoted=True)])
+    out = [(ranked_name, ranked, []), (main_name, main, plain)]
+    if recent:
+        reach = max([1] + [int(f["window"][1]) for f in recent if f["window"]])
+        within = exp.and_(
+            exp.GT(this=col("_seq", "c"), expression=exp.Sub(
+                this=col("_last_seq", "a"), expression=literal(reach))),
+            exp.LTE(this=col("_seq", "c"), expression=col("_last_seq", "a")))
+        rows = _source_from(plan, group, schema_info, {f["column"] for f in recent},
+                            base=main_name, chain_table=ranked_name, extra_on=within).select(
+            *_keyed_rows(group, recent, [exp.alias_(col("_seq", "c"), "_seq", quoted=True),
+                                         exp.alias_(col("_last_seq", "a"), "_last",
+                                                    quoted=True)]))
+        out.append((recent_name, _aggregated(rows, [
+            exp.alias_(_aggregate(f, group, "seq"), f["name"], quoted=True) for f in recent]),
+            recent))
+    return out
 
 
 def _mode_cte(plan: FeaturePlan, group: Group, f: dict, schema_info: dict) -> exp.Select:
@@ -293,7 +382,11 @@ def compile_plan(plan: FeaturePlan, info: dict) -> exp.Select:
             continue
         group = plan.groups[gname]
         plain = [f for f in features if f["agg"] != "mode"]
-        if plain:
+        if plain and len(group.chain) == 1 and group.time_column and group.order_key:
+            for name, body, produced in _ranked_group_ctes(plan, group, plain, info, gname):
+                ctes.append((name, body))
+                outputs.extend((name, f) for f in produced)
+        elif plain:
             ctes.append((f"g_{gname}", _group_cte(plan, group, plain, info)))
             outputs.extend((f"g_{gname}", f) for f in plain)
         for f in features:
@@ -310,7 +403,7 @@ def compile_plan(plan: FeaturePlan, info: dict) -> exp.Select:
             value = exp.Coalesce(this=value, expressions=[literal(0)])
         select = select.select(exp.alias_(value, f["name"], quoted=True))
     select = select.from_(exp.Table(this=ident("a")))
-    for cte in dict.fromkeys(name for name, _ in ctes[1:]):
+    for cte in dict.fromkeys(name for name, _ in outputs):
         select = select.join(exp.Table(this=ident(cte)), join_type="left", on=_on(
             exp.EQ(this=col("entity_key", cte), expression=col("entity_key", "a")),
             exp.EQ(this=col("anchor_time", cte), expression=col("anchor_time", "a"))))

@@ -113,7 +113,8 @@ class DfsFamily:
             remaining = max(options.time_budget - (time.perf_counter() - started), 1.0)
         booster, params, score = lightgbm_model.search(
             task.kind, task.num_classes, X_train, train.label, X_val, val.label, options.budget,
-            options.seed, remaining, options.trial_log, options.progress)
+            options.seed, remaining, options.trial_log, options.progress,
+            getattr(options, "priors", ()))
         plan = plan.subset(names)
         model = DfsModel(plan, info, booster, task.kind)
         gains = booster.feature_importance("gain")

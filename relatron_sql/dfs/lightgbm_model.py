@@ -62,9 +62,32 @@ def _suggest(trial, kind: str) -> dict:
     return p
 
 
+_RANGES = {"learning_rate": (0.01, 0.2), "num_leaves": (4, 64), "min_data_in_leaf": (5, 200),
+           "feature_fraction": (0.2, 1.0), "bagging_fraction": (0.5, 1.0),
+           "lambda_l2": (1e-3, 10.0)}
+
+
+def prior_params(prior: dict, kind: str) -> dict | None:
+    """A stored configuration (ours, or its ``params``) clipped into the search space."""
+    params = prior.get("params", prior) if isinstance(prior, dict) else None
+    if not isinstance(params, dict):
+        return None
+    out = {}
+    for key, (lo, hi) in _RANGES.items():
+        value = params.get(key)
+        if not isinstance(value, (int, float)):
+            return None
+        value = min(max(value, lo), hi)
+        out[key] = int(round(value)) if isinstance(lo, int) else float(value)
+    if kind == "regression":
+        out["objective"] = params.get("objective") if params.get("objective") in (
+            "l1", "l2", "huber") else "l1"
+    return out
+
+
 def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, budget: int,
            seed: int, time_budget: float | None = None, trial_log=None,
-           progress=None) -> tuple[lgb.Booster, dict, float]:
+           progress=None, priors=()) -> tuple[lgb.Booster, dict, float]:
     """Best booster, its parameters and validation metric over ``budget`` Optuna trials."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -75,6 +98,10 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
     if kind == "regression":
         defaults["objective"] = "l1"
     study.enqueue_trial(defaults)
+    for prior in priors or ():
+        params = prior_params(prior, kind)
+        if params is not None:
+            study.enqueue_trial(params)
     best: dict = {"booster": None, "params": None, "score": None}
     started = time.perf_counter()
 

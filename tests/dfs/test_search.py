@@ -1,0 +1,34 @@
+"""The LightGBM search: seeded, bounded by the budget, starting from priors when given."""
+import numpy as np
+
+from relatron_sql.dfs import lightgbm_model
+
+
+def _data(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    X[rng.random(n) < 0.1, 1] = np.nan
+    y = (X[:, 0] + 0.5 * rng.normal(size=n) > 0).astype(float)
+    return X[:300], y[:300], X[300:], y[300:]
+
+
+def test_priors_are_tried_first_and_clipped():
+    logged = []
+    prior = {"params": {"learning_rate": 5.0, "num_leaves": 9, "min_data_in_leaf": 7,
+                        "feature_fraction": 0.6, "bagging_fraction": 0.9, "lambda_l2": 0.5}}
+    booster, params, score = lightgbm_model.search(
+        "binary", None, *_data(), budget=3, seed=0, trial_log=lambda **kw: logged.append(kw),
+        priors=[prior, {"params": {"learning_rate": "bad"}}])
+    assert [r["trial"] for r in logged] == [0, 1, 2]
+    assert logged[1]["config"]["learning_rate"] == 0.2   # clipped into the search space
+    assert logged[1]["config"]["num_leaves"] == 9
+    assert score == max(r["val_metric"] for r in logged) and 0.5 < score <= 1
+    assert lightgbm_model.prior_params({"params": {"num_leaves": 3}}, "binary") is None
+
+
+def test_time_budget_stops_the_search():
+    logged = []
+    lightgbm_model.search("regression", None, *_data(1), budget=50, seed=0, time_budget=0.0,
+                          trial_log=lambda **kw: logged.append(kw))
+    assert len(logged) == 1
+    assert logged[0]["config"]["objective"] == "l1"
