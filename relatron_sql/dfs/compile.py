@@ -95,7 +95,7 @@ def _source_from(plan: FeaturePlan, group: Group, schema_info: dict, columns=Non
         exp.Table(this=ident(base)), "a", table=True, quoted=True)
     q = exp.Select().from_(source)
     if not group.chain:  # the entity's own row
-        q = q.join(exp.alias_(table_ref(plan.entity), "c", table=True, quoted=True),
+        q = q.join(exp.alias_(table_ref(plan.entity), "c", table=True, quoted=True), copy=False,
                    on=_on(exp.EQ(this=col(plan.entity_key, "c"),
                                  expression=col("entity_key", "a")),
                           _visible("c", plan.entity_time)),
@@ -108,7 +108,7 @@ def _source_from(plan: FeaturePlan, group: Group, schema_info: dict, columns=Non
             info = schema_info[hop["table"]]
             source = (exp.Table(this=ident(chain_table)) if last and chain_table
                       else table_ref(hop["table"]))
-            q = q.join(exp.alias_(source, alias, table=True, quoted=True),
+            q = q.join(exp.alias_(source, alias, table=True, quoted=True), copy=False,
                        on=_on(exp.EQ(this=col(hop["fk"], alias), expression=parent_key),
                               _visible(alias, info["time"]), extra_on if last else None),
                        join_type="inner")
@@ -121,6 +121,7 @@ def _source_from(plan: FeaturePlan, group: Group, schema_info: dict, columns=Non
             continue
         info = schema_info[look["table"]]
         q = q.join(exp.alias_(table_ref(look["table"]), look["alias"], table=True, quoted=True),
+                   copy=False,
                    on=_on(exp.EQ(this=col(info["pk"], look["alias"]),
                                  expression=col(look["fk"], look["from"])),
                           _visible(look["alias"], info["time"])),
@@ -212,7 +213,7 @@ def _group_cte(plan: FeaturePlan, group: Group, features: list[dict],
             else:
                 e = _code(value, c)
             projections.append(exp.alias_(e, f["name"], quoted=True))
-        return source.select(*keys, *projections)
+        return source.select(*keys, *projections, copy=False)
     inner = [*keys]
     needed = sorted({f["column"] for f in features if f["column"]})
     for alias in needed:
@@ -226,7 +227,7 @@ def _group_cte(plan: FeaturePlan, group: Group, features: list[dict],
                         partition_by=[col("entity_key", "a"), col("anchor_time", "a")],
                         order=exp.Order(expressions=order))
         inner.append(exp.alias_(rn, "_rn", quoted=True))
-    rows = source.select(*inner)
+    rows = source.select(*inner, copy=False)
     outer = exp.select(exp.alias_(col("entity_key", "r"), "entity_key", quoted=True),
                        exp.alias_(col("anchor_time", "r"), "anchor_time", quoted=True),
                        *[exp.alias_(_aggregate(f, group), f["name"], quoted=True)
@@ -272,16 +273,44 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
              exp.Ordered(this=col(group.order_key, "c"))]
     seq = exp.Window(this=exp.RowNumber(), partition_by=[col(hop["fk"], "c")],
                      order=exp.Order(expressions=order))
-    ranked = exp.select(exp.Star(), exp.alias_(seq, "_seq", quoted=True)).from_(
+    modes = [f for f in features if f["agg"] == "mode"]
+    numbered = exp.select(exp.Column(this=exp.Star(), table=ident("c")),
+                          exp.alias_(seq, "_seq", quoted=True))
+    for f in modes:
+        x = _value(group, f["column"])
+        running = exp.Window(this=exp.Count(this=x.copy()),
+                             partition_by=[col(hop["fk"], "c"), x.copy()],
+                             order=exp.Order(expressions=[o.copy() for o in order]),
+                             spec=_UP_TO_HERE.copy())
+        numbered = numbered.select(
+            exp.alias_(running, f"_n_{f['name']}", quoted=True),
+            exp.alias_(exp.Window(this=exp.func("DENSE_RANK"),
+                                  order=exp.Order(expressions=[exp.Ordered(this=x.copy())])),
+                       f"_v_{f['name']}", quoted=True))
+    numbered = numbered.from_(
         exp.alias_(table_ref(hop["table"]), "c", table=True, quoted=True)).where(
         exp.Not(this=exp.Is(this=col(group.time_column, "c"), expression=exp.Null())))
-    # exp.Star() selects c.* unqualified; qualify it so the generated SQL is unambiguous
-    ranked.expressions[0] = exp.Column(this=exp.Star(), table=ident("c"))
-    plain = [f for f in features if not _by_recency(f)]
-    recent = [f for f in features if _by_recency(f)]
+    if modes:
+        ranked = exp.select(exp.Column(this=exp.Star(), table=ident("q")))
+        for f in modes:
+            x = col(group.columns[f["column"]]["column"], "q")
+            key = exp.Case().when(exp.Not(this=exp.Is(this=x, expression=exp.Null())), exp.Add(
+                this=exp.Mul(this=col(f"_n_{f['name']}", "q"), expression=literal(_MODE_BASE)),
+                expression=exp.Sub(this=literal(_MODE_BASE - 1),
+                                   expression=col(f"_v_{f['name']}", "q"))))
+            best = exp.Window(this=exp.Max(this=key), partition_by=[col(hop["fk"], "q")],
+                              order=exp.Order(expressions=[exp.Ordered(this=col("_seq", "q"))]),
+                              spec=_UP_TO_HERE.copy())
+            ranked = ranked.select(exp.alias_(best, f"_m_{f['name']}", quoted=True))
+        ranked = ranked.from_(exp.alias_(exp.Subquery(this=numbered), "q", quoted=True))
+    else:
+        ranked = numbered
+    plain = [f for f in features if not _by_recency(f) and f["agg"] != "mode"]
+    recent = [f for f in features if _by_recency(f) or f["agg"] == "mode"]
     rows = _source_from(plan, group, schema_info, {f["column"] for f in plain},
                         chain_table=ranked_name).select(*_keyed_rows(
-                            group, plain, [exp.alias_(col("_seq", "c"), "_seq", quoted=True)]))
+                            group, plain, [exp.alias_(col("_seq", "c"), "_seq", quoted=True)]),
+                                                        copy=False)
     main = _aggregated(rows, [*[exp.alias_(_aggregate(f, group), f["name"], quoted=True)
                                 for f in plain],
                               exp.alias_(exp.Max(this=col("_seq", "r")), "_last_seq",
@@ -297,11 +326,45 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
                             base=main_name, chain_table=ranked_name, extra_on=within).select(
             *_keyed_rows(group, recent, [exp.alias_(col("_seq", "c"), "_seq", quoted=True),
                                          exp.alias_(col("_last_seq", "a"), "_last",
-                                                    quoted=True)]))
-        out.append((recent_name, _aggregated(rows, [
-            exp.alias_(_aggregate(f, group, "seq"), f["name"], quoted=True) for f in recent]),
-            recent))
+                                                    quoted=True)]), copy=False)
+        for f in modes:
+            rows = rows.select(exp.alias_(col(f"_m_{f['name']}", "c"), f"_m_{f['name']}",
+                                          quoted=True), copy=False)
+        projections = [exp.alias_(_aggregate(f, group, "seq"), f["name"], quoted=True)
+                       for f in recent if f["agg"] != "mode"]
+        projections += [exp.alias_(exp.Max(this=exp.Case().when(
+            _is_latest("seq"), col(f"_m_{f['name']}", "r"))), f"_m_{f['name']}", quoted=True)
+            for f in modes]
+        out.append((recent_name, _aggregated(rows, projections),
+                    [f for f in recent if f["agg"] != "mode"]))
+        for f in modes:
+            out.extend(_decoded_mode(group, f, ranked_name, recent_name))
     return out
+
+
+#: a mode key packs (running count, value rank) as count * base + (base - 1 - rank)
+_MODE_BASE = 1_000_000
+_UP_TO_HERE = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                             end="CURRENT ROW")
+
+
+def _decoded_mode(group: Group, f: dict, ranked_name: str, recent_name: str):
+    """The mode at each anchor from the running key of its latest visible row."""
+    raw = group.columns[f["column"]]["column"]
+    values_name = f"d_{f['name']}"
+    values = exp.select(exp.alias_(col(f"_v_{f['name']}", "q"), "_v", quoted=True),
+                        exp.alias_(col(raw, "q"), "v", quoted=True)).distinct().from_(
+        exp.alias_(exp.Table(this=ident(ranked_name)), "q", table=True, quoted=True)).where(
+        exp.Not(this=exp.Is(this=col(raw, "q"), expression=exp.Null())))
+    rank = exp.Sub(this=literal(_MODE_BASE - 1), expression=exp.Mod(
+        this=col(f"_m_{f['name']}", "w"), expression=literal(_MODE_BASE)))
+    decoded = exp.select(col("entity_key", "w"), col("anchor_time", "w"),
+                         exp.alias_(_code(col("v", "d"), group.columns[f["column"]]),
+                                    f["name"], quoted=True)).from_(
+        exp.alias_(exp.Table(this=ident(recent_name)), "w", table=True, quoted=True)).join(
+        exp.alias_(exp.Table(this=ident(values_name)), "d", table=True, quoted=True),
+        on=exp.EQ(this=col("_v", "d"), expression=rank), join_type="inner")
+    return [(values_name, values, []), (f"m_{f['name']}", decoded, [f])]
 
 
 def _mode_cte(plan: FeaturePlan, group: Group, f: dict, schema_info: dict) -> exp.Select:
@@ -382,10 +445,15 @@ def compile_plan(plan: FeaturePlan, info: dict) -> exp.Select:
             continue
         group = plan.groups[gname]
         plain = [f for f in features if f["agg"] != "mode"]
-        if plain and len(group.chain) == 1 and group.time_column and group.order_key:
-            for name, body, produced in _ranked_group_ctes(plan, group, plain, info, gname):
+        if len(group.chain) == 1 and group.time_column and group.order_key:
+            fast = [f for f in features if f["agg"] != "mode" or (
+                group.columns[f["column"]]["source"] == "c"
+                and group.columns[f["column"]].get("distinct", 0) < _MODE_BASE // 2)]
+            for name, body, produced in (_ranked_group_ctes(plan, group, fast, info, gname)
+                                         if fast else ()):
                 ctes.append((name, body))
                 outputs.extend((name, f) for f in produced)
+            features = [f for f in features if f not in fast]
         elif plain:
             ctes.append((f"g_{gname}", _group_cte(plan, group, plain, info)))
             outputs.extend((f"g_{gname}", f) for f in plain)
@@ -401,14 +469,14 @@ def compile_plan(plan: FeaturePlan, info: dict) -> exp.Select:
         value = col(f["name"], cte)
         if f["agg"] in COUNTING:
             value = exp.Coalesce(this=value, expressions=[literal(0)])
-        select = select.select(exp.alias_(value, f["name"], quoted=True))
-    select = select.from_(exp.Table(this=ident("a")))
+        select = select.select(exp.alias_(value, f["name"], quoted=True), copy=False)
+    select = select.from_(exp.Table(this=ident("a")), copy=False)
     for cte in dict.fromkeys(name for name, _ in outputs):
-        select = select.join(exp.Table(this=ident(cte)), join_type="left", on=_on(
+        select = select.join(exp.Table(this=ident(cte)), join_type="left", copy=False, on=_on(
             exp.EQ(this=col("entity_key", cte), expression=col("entity_key", "a")),
             exp.EQ(this=col("anchor_time", cte), expression=col("anchor_time", "a"))))
     for name, body in ctes:
-        select = select.with_(ident(name), as_=body)
+        select = select.with_(ident(name), as_=body, copy=False)
     return select
 
 

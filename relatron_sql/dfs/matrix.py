@@ -26,12 +26,12 @@ def aligned_query(plan: FeaturePlan, info: dict) -> str:
     tree = compile_plan(plan, info)
     names = [f["name"] for f in plan.features]
     outer = exp.select(*[col(n, "f") for n in names]).from_(
-        exp.alias_(table_ref(ANCHORS), "r", table=True, quoted=True)).join(
-        exp.alias_(exp.Subquery(this=tree), "f", quoted=True), join_type="left",
+        exp.alias_(table_ref(ANCHORS), "r", table=True, quoted=True), copy=False).join(
+        exp.alias_(exp.Subquery(this=tree), "f", quoted=True, copy=False), join_type="left",
         on=exp.and_(exp.EQ(this=col("entity_id", "f"), expression=col("entity_id", "r")),
                     exp.EQ(this=col("anchor_time", "f"),
-                           expression=exp.cast(col("anchor_time", "r"), "TIMESTAMP")))
-    ).order_by(col("row_id", "r"))
+                           expression=exp.cast(col("anchor_time", "r"), "TIMESTAMP"))),
+        copy=False).order_by(col("row_id", "r"), copy=False)
     return to_sql(outer, "duckdb")
 
 
