@@ -159,18 +159,19 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
     from . import models
     from .task import load_task
 
-    started = time.perf_counter()
-    say(f"loading {dataset} ...")
-    loaded = relatron_sql.load(con, DATASETS[dataset][0], data, replace=True)
-    say(f"loaded {sum(loaded['tables'].values()):,} rows in {len(loaded['tables'])} tables "
-        f"({loaded['seconds']:.1f} s); tasks: {', '.join(loaded['tasks'])}")
-    names = list(loaded["tasks"])
-    if tasks:
+    from .datasets import DATASETS as LOADERS
+    names = [spec["name"] for spec in LOADERS[DATASETS[dataset][0]].TASKS]
+    if tasks:   # checked before the load, which takes a while
         unknown = sorted(set(tasks) - set(names))
         if unknown:
             from .errors import TaskError, bad_argument
             raise bad_argument("tasks", f"unknown task(s) {', '.join(unknown)}", names, TaskError)
         names = [n for n in names if n in tasks]
+    started = time.perf_counter()
+    say(f"loading {dataset} ...")
+    loaded = relatron_sql.load(con, DATASETS[dataset][0], data, replace=True)
+    say(f"loaded {sum(loaded['tables'].values()):,} rows in {len(loaded['tables'])} tables "
+        f"({loaded['seconds']:.1f} s); tasks: {', '.join(loaded['tasks'])}")
     rows = []
     for name in names:
         t0 = time.perf_counter()
