@@ -164,3 +164,51 @@ def test_shell_object_reads_files(database, tmp_path):
     con.close()
     assert "60" in out.getvalue()
     assert err.getvalue().startswith("Error: cannot read")
+
+
+SLOW_TRAINING = """
+import io, sys, time
+sys.path.insert(0, sys.argv[2])
+import relatron_sql
+from relatron_sql import families, shell
+from test_report import EpochFamily
+
+class Slow(EpochFamily):
+    def fit(self, con, task, options):
+        log = options.trial_log
+        def slow_log(**row):
+            print("epoch", flush=True)
+            time.sleep(0.3)
+            log(**row)
+        options.trial_log = slow_log
+        return super().fit(con, task, options)
+
+original = families.get
+families.get = lambda name: Slow() if name == "epochs" else original(name)
+con = relatron_sql.connect(sys.argv[1])
+sys.exit(shell.run(con, stdin=io.StringIO(
+    "SELECT relatron_train('user-active', family := 'epochs', budget := 20);\\n"
+    "SELECT COUNT(*) AS models FROM relatron.models;\\n"
+    "SELECT COUNT(*) AS trials FROM relatron.trials;\\n")))
+"""
+
+
+def test_ctrl_c_stops_training_and_leaves_the_registry(database, tmp_path):
+    import signal
+    copy = tmp_path / "c.duckdb"
+    shutil.copy(database, copy)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_TRAINING, str(copy),
+                             str(pathlib.Path(__file__).parent)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.stdout.readline().strip() != "epoch":
+        pass
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert err.strip().splitlines() == ["Error: interrupted; the registry is left as it was"]
+    assert "Traceback" not in err
+    counts = [line for line in out.splitlines() if line.startswith("│") and
+              line.strip("│ ").isdigit()]
+    assert [int(c.strip("│ ")) for c in counts] == [0, 0]
+    assert proc.returncode == 1
