@@ -83,11 +83,13 @@ _ACTIVE = ("SELECT a.anchor_time, p.tailnum FROM relatron_anchors a JOIN planes 
            "AND f.time > a.anchor_time - INTERVAL 30 DAY)")
 
 
-def _plane_task(name: str, kind: str, value: str, description: str) -> dict:
+def _plane_task(name: str, kind: str, value: str, description: str,
+                train_start: dt.datetime | None = None) -> dict:
     """A task over planes that flew in the 30 days up to the anchor; ``value`` aggregates
     their flights ``f`` in the next 7 days."""
     return dict(name=name, entity="planes", kind=kind, horizon=_WEEK, val_timestamp=_VAL,
                 test_timestamp=_TEST, eval_windows=40, description=description,
+                train_start=train_start,
                 label_sql="WITH active AS (" + _ACTIVE + ") SELECT act.anchor_time, act.tailnum, "
                           + value + " AS label FROM active act JOIN relatron_anchors a "
                           "USING (anchor_time) LEFT JOIN flights f ON f.tailnum = act.tailnum "
@@ -95,13 +97,17 @@ def _plane_task(name: str, kind: str, value: str, description: str) -> dict:
                           "GROUP BY act.anchor_time, act.tailnum")
 
 
+# The demo's tasks train on anchors from July on (13 weeks, about 40,000 rows each) so that
+# `relatron demo` routes, searches and evaluates both within minutes on two cores.
+_DEMO_TRAIN_START = dt.datetime(2013, 7, 1)
+
 TASKS = (
     _plane_task("plane-delay", "binary", "CAST(COALESCE(MAX(f.dep_delay > 60), false) AS INTEGER)",
                 "Will a plane that flew in the last 30 days have a departure delayed by more "
-                "than an hour in the next 7 days?"),
+                "than an hour in the next 7 days?", _DEMO_TRAIN_START),
     _plane_task("plane-flights", "regression", "COUNT(f.flight_id)",
                 "How many flights will a plane that flew in the last 30 days fly in the next 7 "
-                "days?"),
+                "days?", _DEMO_TRAIN_START),
 )
 
 BANK_TASKS = (
