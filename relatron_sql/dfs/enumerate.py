@@ -177,14 +177,17 @@ def _group_columns(schema: Schema, deepest: str, depth_left: int,
                                                "dtype": c.dtype, "distinct": c.distinct}
         if left <= 0:
             return
+        targets = list(t.foreign_keys.values())
         for fk, parent in sorted(t.foreign_keys.items()):
             if parent in seen or parent not in schema.tables:
                 continue
+            # two keys to the same table (origin, dest -> airports) get their key in the name
+            name = parent if targets.count(parent) == 1 else f"{fk}_{parent}"
             if schema.tables[parent].primary_key is None:
                 continue
             child_alias = f"j{len(lookups) + 1}"
             lookups.append({"alias": child_alias, "from": alias, "fk": fk, "table": parent})
-            visit(child_alias, parent, f"{prefix}{parent}_", left - 1, seen + (parent,))
+            visit(child_alias, parent, f"{prefix}{name}_", left - 1, seen + (parent,))
 
     visit("c", deepest, "", depth_left, (deepest, *skip))
     return columns, lookups
