@@ -16,7 +16,10 @@ found in the previous hop draws up to ``fanouts[hop]`` neighbours per incoming e
 those whose time is at most the seed's time, either uniformly without replacement
 (``strategy == 0``) or the most recent ones (``strategy == 1``). Nodes are deduplicated within a
 seed's subgraph. Random draws come from a counter-based generator keyed by ``(base_seed, seed
-index)``, so the result does not depend on the number of threads.
+index)``, so the result does not depend on the number of threads or on how seeds are split
+across calls. Seeds are spread over threads (``prange`` over chunks of seeds); within a thread,
+``GROUP`` seeds advance hop by hop in lock step, so that the memory reads of different seeds
+overlap instead of waiting on each other.
 """
 from __future__ import annotations
 
@@ -100,8 +103,10 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, 
     max_in = 1
     for vt in range(type_et_ptr.shape[0] - 1):
         max_in = max(max_in, type_et_ptr[vt + 1] - type_et_ptr[vt])
+    n_total = type_offset[type_offset.shape[0] - 1]
+    most = min(node_bound, n_total + 1)  # nodes one seed can hold
     table_size = 16
-    while table_size < 2 * GROUP * node_bound:
+    while table_size < 2 * GROUP * most:
         table_size *= 2
     mask = table_size - 1
     hkey = np.empty(table_size, dtype=np.int64)
@@ -110,7 +115,7 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, 
     stamp = np.full(table_size, -1, dtype=np.int64)
     scratch = np.empty(4 * max_fanout, dtype=np.int64)
     chosen = np.empty(max_fanout, dtype=np.int64)
-    q_cap = GROUP * node_bound * max_in
+    q_cap = GROUP * most * max_in
     q_g = np.empty(q_cap, dtype=np.int64)
     q_f = np.empty(q_cap, dtype=np.int64)
     q_e = np.empty(q_cap, dtype=np.int64)

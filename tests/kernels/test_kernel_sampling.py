@@ -38,7 +38,9 @@ def random_graph(seed, n_a=40, n_b=60, n_edges=300):
 
 def run(g, seeds, seed_type, times, fanouts, strategy, base_seed=0, threads=None):
     fanouts = np.array(fanouts, dtype=np.int64)
-    bound = 1 + int(np.sum(np.cumprod(np.abs(fanouts) * 400)))
+    widest = int(np.diff(g["indptr"]).max(initial=1))
+    bound = 1 + int(np.sum(np.cumprod(np.where(fanouts < 0, widest, np.minimum(fanouts,
+                                                                             widest)))))
     n = len(seeds)
     work = (np.empty(n * bound, np.int64), np.empty(n * bound, np.int64),
             np.empty(n * bound, np.int8), np.empty(n * bound, np.int64),
