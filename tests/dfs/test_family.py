@@ -92,3 +92,28 @@ def test_fresh_predictions_at_a_new_anchor(fresh_gen):
     values = con.execute("SELECT prediction FROM relatron.predictions WHERE split = 'fresh'"
                          ).fetchnumpy()["prediction"]
     assert np.isfinite(values).all()
+
+
+def test_feature_budget_keeps_the_most_useful(fresh_gen):
+    from relatron_sql.dfs.family import FAMILY
+    from relatron_sql.families import FitOptions
+    from relatron_sql.task import load_task
+    fitted = FAMILY.fit(fresh_gen, load_task(fresh_gen, "user-active"), FitOptions(
+        budget=1, seed=0, device="cpu", time_budget=None, trial_log=lambda **kw: None),
+        max_features=8)
+    assert len(fitted.features) == 8 == len(fitted.model.plan.features)
+    assert sum(f["importance"] > 0 for f in fitted.features) >= 4
+
+
+def test_explain_flags_a_feature_that_holds_most_of_the_importance(fresh_gen):
+    con = fresh_gen
+    create_task(con, "user-segment-a", "users", """
+        SELECT a.anchor_time, u.user_id, CASE WHEN u.segment = 'a' THEN 1 ELSE 0 END AS label
+        FROM relatron_anchors a JOIN users u ON u.signup <= a.anchor_time""",
+                horizon=__import__("datetime").timedelta(days=30),
+                val_timestamp="2020-08-07", test_timestamp="2020-10-19", replace=True)
+    models.train(con, "user-segment-a", family="dfs", budget=1, seed=0)
+    rows = con.execute("SELECT feature, share, warning FROM relatron_explain('user-segment-a')"
+                       ).fetchall()
+    assert rows[0][1] > 0.5 and "leakage" in rows[0][2]
+    assert all(r[2] is None for r in rows[1:])
