@@ -72,6 +72,7 @@ class ProgressLine:
         self.higher_is_better = True
         self.budget = None
         self.time_budget = None
+        self.training = False   # between begin() and finish()
         self.started = time.monotonic()
         self._interrupt.clear()
 
@@ -84,6 +85,7 @@ class ProgressLine:
             self.name, self.family, self.budget = name, family, budget
             self.time_budget, self.metric = time_budget, metric
             self.higher_is_better = higher_is_better
+            self.training = True
         self._start_ticker()
         self.draw()
 
@@ -91,6 +93,7 @@ class ProgressLine:
         """A stage message (routing, training dfs, evaluating, ...)."""
         with self._lock:
             self.stage = str(message)
+            self.training = True
         self.draw()
         self.check_interrupt()
 
@@ -172,6 +175,7 @@ class ProgressLine:
 
     def finish(self) -> None:
         """Clear the line (on a terminal) and stop redrawing."""
+        self.training = False
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.join(timeout=2 * self.interval)

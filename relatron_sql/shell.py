@@ -331,10 +331,14 @@ class Shell:
         if not _main_thread():
             return None
 
+        presses = []
+
         def handler(signum, frame):
-            if line is not None:
-                line.interrupt()
-            try:
+            presses.append(signum)
+            if line is not None and line.training and len(presses) == 1:
+                line.interrupt()   # training stops cleanly at its next trial, epoch or stage
+                return
+            try:   # a plain query (or a second Ctrl-C): DuckDB stops it
                 self.con.interrupt()
             except duckdb.Error:
                 pass
