@@ -73,8 +73,7 @@ class ProgressLine:
         self.budget = None
         self.time_budget = None
         self.training = False   # between begin() and finish()
-        self.started = time.monotonic()
-        self._interrupt.clear()
+        self.started = time.monotonic()   # an interrupt asked for stays asked for
 
     def begin(self, name: str, family: str | None = None, budget: int | None = None,
               time_budget: float | None = None, metric: str | None = None,
@@ -174,8 +173,7 @@ class ProgressLine:
             self.draw()
 
     def finish(self) -> None:
-        """Clear the line (on a terminal) and stop redrawing."""
-        self.training = False
+        """Clear the line (on a terminal), stop redrawing and forget the finished call."""
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.join(timeout=2 * self.interval)
@@ -184,6 +182,9 @@ class ProgressLine:
                 self.stream.write("\r" + " " * self._width + "\r")
                 self.stream.flush()
                 self._width = 0
+        with self._lock:
+            self.reset()
+        self._last = ""
 
     def _start_ticker(self) -> None:
         if not self.live or self._ticker is not None:
