@@ -7,7 +7,7 @@ feature. Each group of features is one CTE that joins the anchors to the group's
 grouped by (entity key, anchor_time); modes get a CTE each, so their ties break the same way in
 every engine. No ASOF JOIN, no per-anchor loop: the same tree transpiles to other engines.
 
->>> sql = to_sql(compile_plan(plan), "spark")  # doctest: +SKIP
+>>> sql = to_sql(compile_plan(plan, schema_info(schema, plan)), "spark")  # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -137,7 +137,9 @@ class _Builder:
     def categories(self, table: str, column) -> list:
         """Most frequent values of a low-cardinality column, as of ``as_of``."""
         if column.distinct > self.max_categories:
-            _warn_excluded(table, column.name, column.distinct, self.max_categories)
+            if (table, column.name) not in self.warned:
+                self.warned.add((table, column.name))
+                _warn_excluded(table, column.name, column.distinct, self.max_categories)
             return []
         t = self.schema.tables[table]
         c = exp.column(column.name, quoted=True)
@@ -154,8 +156,8 @@ class _Builder:
         return [r[0] for r in rows]
 
 
-def _group_columns(schema: Schema, deepest: str, depth_left: int,
-                   skip: tuple = ()) -> tuple[dict, list]:
+def _group_columns(schema: Schema, deepest: str, depth_left: int, skip: tuple = (),
+                   warned: set | None = None) -> tuple[dict, list]:
     """Columns of ``deepest`` and of its parents up to ``depth_left`` forward hops."""
     columns: dict[str, dict] = {}
     lookups: list[dict] = []
@@ -169,8 +171,11 @@ def _group_columns(schema: Schema, deepest: str, depth_left: int,
             if kind is None:
                 continue
             if kind == "text":
-                if c.distinct > CATEGORY_MAX_DISTINCT:
+                if c.distinct > CATEGORY_MAX_DISTINCT and (table_name, c.name) not in (
+                        warned if warned is not None else set()):
                     _warn_excluded(table_name, c.name, c.distinct, CATEGORY_MAX_DISTINCT)
+                    if warned is not None:
+                        warned.add((table_name, c.name))
                 continue
             columns[_slug(prefix + c.name)] = {"source": alias, "table": table_name,
                                                "column": c.name, "kind": kind,
@@ -225,7 +230,7 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
     groups: dict[str, Group] = {}
 
     # the entity's own columns and its parents' (forward hops only, no aggregation)
-    columns, lookups = _group_columns(schema, entity, depth - 1)
+    columns, lookups = _group_columns(schema, entity, depth - 1, warned=b.warned)
     if ent.time_column:
         columns[_slug(ent.time_column)] = {"source": "c", "table": entity,
                                            "column": ent.time_column, "kind": "timestamp",
@@ -254,7 +259,7 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
         if len([c for c in chain if c["table"] == deepest]) > 1:
             continue
         cols, looks = _group_columns(schema, deepest, depth - len(chain),
-                                     (entity, *(h["table"] for h in chain)))
+                                     (entity, *(h["table"] for h in chain)), b.warned)
         g = Group(name, chain, looks, cols, t.time_column, t.primary_key)
         groups[name] = g
         rows = " -> ".join(h["table"] for h in chain)

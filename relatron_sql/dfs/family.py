@@ -8,7 +8,6 @@ stored as LightGBM text plus the feature plan as JSON, so prediction recompiles 
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 import lightgbm as lgb
@@ -23,7 +22,6 @@ from .compile import compile_plan, schema_info, to_sql
 from .enumerate import FeaturePlan, add_label_history, enumerate_features
 from .matrix import feature_matrix
 
-log = logging.getLogger(__name__)
 
 DEFAULT_DEPTH = 2
 #: the feature budget: at most this many features reach the search (the most useful by gain)

@@ -6,7 +6,6 @@ text; nothing is pickled.
 """
 from __future__ import annotations
 
-import logging
 import time
 
 import lightgbm as lgb
@@ -14,7 +13,6 @@ import numpy as np
 
 from .. import metrics
 
-log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 2000
 EARLY_STOPPING = 50

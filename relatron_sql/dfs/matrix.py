@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from ..sqlbuild import column as col, ident, table as table_ref
+from ..sqlbuild import column as col, table as table_ref
 from .compile import ANCHORS, compile_plan, to_sql
 from .enumerate import FeaturePlan
 
