@@ -1,6 +1,8 @@
 """Helpers shared by the RDL tests."""
 import numpy as np
 
+from relatron_sql.sqlbuild import render, table as table_ref
+
 
 def registry_state(con) -> dict:
     """Row counts of the registry tables and of every user table, to show nothing changed."""
@@ -10,8 +12,8 @@ def registry_state(con) -> dict:
     out = {}
     for name in names:
         schema, table = name.split(".", 1)
-        out[name] = con.execute('SELECT COUNT(*) FROM "' + schema.replace('"', '""') + '"."'
-                                + table.replace('"', '""') + '"').fetchall()[0][0]
+        out[name] = con.execute(render("SELECT COUNT(*) FROM :t",
+                                       t=table_ref(table, schema))).fetchall()[0][0]
     return out
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from relatron_sql.rdl.graph import build_graph, graph_for
 from relatron_sql.rdl.sampler import NeighborSampler
+from relatron_sql.sqlbuild import render, table as table_ref
 
 from rdl_helpers import epoch_us
 
@@ -97,3 +98,23 @@ def test_splitting_seeds_into_kernel_calls_changes_nothing(gen_con, monkeypatch)
     parts = NeighborSampler(g, [6, 3], "uniform").sample("users", nodes, times, 9)
     for name in ("node", "node_type", "hop", "seed", "edge_type", "src", "dst", "node_ptr"):
         assert np.array_equal(getattr(whole, name), getattr(parts, name)), name
+
+
+def test_planted_future_rows_change_no_sample_on_rel_f1(f1_con):
+    g = graph_for(f1_con, "drivers")
+    rng = np.random.default_rng(11)
+    last = f1_con.execute("SELECT MAX(date) FROM races").fetchall()[0][0]
+    lo = epoch_us(dt.datetime(1990, 1, 1))
+    nodes = rng.integers(0, g.num_nodes("drivers"), 60)
+    times = rng.integers(lo, epoch_us(last), 60)
+    before = keyed(g, NeighborSampler(g, [16, 8], "uniform").sample("drivers", nodes, times, 2))
+    # a copy of every result, standing and qualifying row, dated after the last race
+    for table, key in (("results", "resultId"), ("standings", "driverStandingsId"),
+                       ("qualifying", "qualifyId")):
+        f1_con.execute(render("INSERT INTO :t SELECT * REPLACE (:k + 10000000 AS :k, "
+                              "CAST(? AS TIMESTAMP) + INTERVAL 30 DAY AS date) FROM :t",
+                              t=table_ref(table), k=key), [last])
+    g2 = build_graph(f1_con, g.node_types)
+    assert g2.num_nodes("results") == 2 * g.num_nodes("results")
+    after = keyed(g2, NeighborSampler(g2, [16, 8], "uniform").sample("drivers", nodes, times, 2))
+    assert before == after
