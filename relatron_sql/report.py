@@ -328,7 +328,7 @@ def _search(data: dict) -> str:
     ranked = sorted(per_trial, key=lambda t: t["val_metric"], reverse=task.higher_is_better)
     rows = "".join(f"<tr>{_num(int(t['trial']))}{_num(t['val_metric'])}"
                    f"{_num(t['train_loss'])}{_num(t['seconds'], 2)}<td><code>"
-                   f"{_e(json.dumps(t['config'], default=str)[:160])}</code></td></tr>"
+                   f"{_e(_varying(t['config'], per_trial))}</code></td></tr>"
                    for t in ranked[:10])
     table = ('<table class="grid" id="trials-table"><tr><th>trial</th><th>validation '
              f'{_e(task.metric)}</th><th>train loss</th><th>seconds</th><th>config</th></tr>'
@@ -336,6 +336,19 @@ def _search(data: dict) -> str:
     return _section("search", "Search history", f'<div class="plot">{plot.svg()}</div>{table}',
                     f"{len(per_trial)} trial(s) in the run that produced this model, each at its "
                     "best epoch; the table lists the best ten.")
+
+
+def _varying(config, trials: list[dict], limit: int = 220) -> str:
+    """The settings that differ between trials (all of them when only one trial ran)."""
+    if not isinstance(config, dict):
+        return json.dumps(config, default=str)[:limit]
+    configs = [t["config"] for t in trials if isinstance(t["config"], dict)]
+    keys = [k for k in config if len(configs) < 2 or
+            len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
+    parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in ((k, config[k]) for k in keys)]
+    text = ", ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _curves(data: dict) -> str:
@@ -380,14 +393,16 @@ def _features_section(data: dict) -> str:
     top = max(f["share"] for f in feats) or 1.0
     rows = []
     for f in feats:
-        bar = (f'<svg width="120" height="12" viewBox="0 0 120 12"><rect width="'
-               f'{120 * f["share"] / top:.1f}" height="12" rx="2" fill="{PALETTE[0]}"/></svg>')
+        bar = (f'<svg width="90" height="12" viewBox="0 0 90 12"><rect width="'
+               f'{90 * f["share"] / top:.1f}" height="12" rx="2" fill="{PALETTE[0]}"/></svg>')
         sql = (f'<pre class="sql">{_e(f["sql"])}</pre>' if f["sql"] else
                '<span class="note">source column, no SQL</span>')
         rows.append(f"<tr><td><code>{_e(f['feature'])}</code></td>{_num(f['importance'])}"
                     f"<td>{bar} {100 * f['share']:.1f}%</td><td>{_e(f['description'] or '')}"
                     f"</td><td>{sql}</td></tr>")
-    table = ('<table class="grid" id="features-table"><tr><th>feature</th><th>importance</th>'
+    table = ('<table class="grid fixed" id="features-table"><colgroup><col style="width:19%">'
+             '<col style="width:10%"><col style="width:15%"><col style="width:20%">'
+             '<col style="width:36%"></colgroup><tr><th>feature</th><th>importance</th>'
              '<th>share</th><th>description</th><th>SQL</th></tr>' + "".join(rows) + "</table>")
     note = ""
     if feats[0]["share"] > 0.5 and len(feats) > 1:
@@ -545,7 +560,9 @@ vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .plots{display:flex;flex-wrap:wrap;gap:12px}
 .plot svg{max-width:100%;height:auto;background:#fff}
-pre.sql{margin:0;max-width:460px;max-height:140px;overflow:auto;font-size:11px;
+table.fixed{table-layout:fixed;width:100%}
+table.fixed td{overflow-wrap:anywhere}
+pre.sql{margin:0;max-width:100%;max-height:140px;overflow:auto;font-size:11px;
 background:#f9fafb;border:1px solid #e5e7eb;border-radius:4px;padding:4px 6px;
 white-space:pre-wrap}
 code{font-size:12px}
