@@ -28,31 +28,45 @@ class RDLFamily:
     name = "rdl"
     default_budget = 1
 
+    #: Weight of flatness against the validation metric when choosing the checkpoint
+    #: (0 = plain best-validation selection).
+    flatness_weight = 0.5
+
     def fit(self, con, task: Task, options: FitOptions) -> Fitted:
         check_device(options.device)
         started = time.perf_counter()
         deadline = None if options.time_budget is None else started + options.time_budget
         prepared = engine.Prepared.build(con, task)
         splits = {s: split_rows(con, task, s) for s in ("train", "val")}
-        best = None
+        best, candidates, last = None, [], 0.0
         for trial, overrides in enumerate(trial_configs(options)):
-            if deadline is not None and trial > 0 and time.perf_counter() >= deadline:
-                break
+            if deadline is not None and trial > 0 and time.perf_counter() + last >= deadline:
+                break  # not enough time left for another trial as long as the last one
+            t0 = time.perf_counter()
             config = engine.check_config(overrides)
             options.progress(f"rdl trial {trial}: {overrides or 'defaults'}")
             model, score, info = engine.fit(con, task, prepared, config, options.seed + trial,
                                             options.device, trial, options.trial_log,
                                             options.progress, deadline, splits)
+            candidates += [(s, trial, epoch, state, model)
+                           for s, epoch, state in info.pop("checkpoints")]
             if best is None or _better(task, score, best[1]):
                 best = (model, score, info, trial)
+            last = time.perf_counter() - t0
         model, score, info, trial = best
+        landscape = self.select_checkpoint(con, task, candidates, splits["val"], options,
+                                           started)
+        if landscape is not None:
+            score, trial, epoch, state, model = landscape.pop("winner")
+            model.net.load_state_dict(state)
+            info = {**info, "best_epoch": epoch}
         config = {**model.config, "trial": trial, "epochs": info["epochs"],
                   "best_epoch": info["best_epoch"], "epoch_seconds": info["epoch_seconds"],
                   "encoders": {n: e.config() for n, e in model.encoders.items()},
                   "node_dims": {n: list(d) for n, d in prepared.node_dims().items()},
                   "node_types": prepared.graph.node_types,
                   "edge_types": [list(e) for e in prepared.graph.edge_types],
-                  "device": options.device}
+                  "device": options.device, "landscape": landscape}
         model.config = config
         options.progress("rdl: permutation importance on the validation split")
         features = engine.permutation_importance(con, task, model, splits["val"],
@@ -64,6 +78,32 @@ class RDLFamily:
                      "weights": ("torch", model.state_bytes())}
         return Fitted(model, config, artifacts, features, score,
                       {"seconds": time.perf_counter() - started})
+
+    def select_checkpoint(self, con, task: Task, candidates: list, val, options: FitOptions,
+                          started: float) -> dict | None:
+        """Among the best checkpoints by validation score, prefer flat minima (see
+        relatron_sql.route.landscape); skipped with fewer than two candidates or when the time
+        budget is spent."""
+        from ..route import landscape
+        ranked = sorted(candidates, key=lambda c: -c[0] if task.higher_is_better else c[0])
+        ranked = ranked[:engine.TOP_CHECKPOINTS]
+        if self.flatness_weight <= 0 or len(ranked) < 2 or (
+                options.time_budget is not None and
+                time.perf_counter() - started > options.time_budget):
+            return None
+        options.progress(f"rdl: loss landscape of the {len(ranked)} best checkpoints")
+        measured = []
+        for s, trial, epoch, state, model in ranked:
+            kept = {k: v.clone() for k, v in model.net.state_dict().items()}
+            model.net.load_state_dict(state)
+            loss_fn = engine.probe_loss(con, task, model, val)
+            flat = landscape.measure(model.net, loss_fn, seed=options.seed)
+            model.net.load_state_dict(kept)
+            measured.append({"val_metric": s, "trial": trial, "epoch": epoch,
+                             "flatness": flat.as_dict()})
+        chosen = landscape.select(measured, task.higher_is_better, self.flatness_weight)
+        return {"candidates": measured, "chosen": chosen, "weight": self.flatness_weight,
+                "winner": ranked[chosen]}
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> engine.RDLModel:
         return engine.load_model(config, artifacts)

@@ -32,6 +32,10 @@ from .sampler import NeighborSampler
 log = logging.getLogger(__name__)
 
 HIST_DIM = 5
+#: Validation rows scored per shuffled table when explaining a model.
+IMPORTANCE_ROWS = 3000
+#: Best epoch checkpoints kept per trial for selection by flatness.
+TOP_CHECKPOINTS = 3
 
 DEFAULTS = {"conv": "sage", "aggr": "sum", "channels": 128, "layers": 2, "fanouts": [32, 16],
             "strategy": "last", "lr": 0.005, "batch_size": 512, "max_epochs": 10, "patience": 3,
@@ -273,7 +277,8 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
                            weight_decay=config["weight_decay"])
     loss_fn = _loss(task.kind)
     sampler = NeighborSampler(prepared.graph, config["fanouts"], config["strategy"])
-    best, best_state, best_epoch, stale = None, None, -1, 0
+    best, best_epoch, stale = None, -1, 0
+    top: list = []   # (val score, epoch, state dict), best first
     info = {"epochs": 0, "epoch_seconds": [], "stopped": "max_epochs"}
     started = time.perf_counter()
     for epoch in range(config["max_epochs"]):
@@ -305,9 +310,10 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
             progress(f"rdl trial {trial} epoch {epoch}: loss {total / max(n, 1):.4f}, "
                      f"val {task.metric} {score:.4f}, {seconds:.1f}s")
         better = best is None or (score > best if task.higher_is_better else score < best)
+        if np.isfinite(score):
+            top = _keep_top(top, score, epoch, net, task.higher_is_better)
         if better and np.isfinite(score):
             best, best_epoch, stale = score, epoch, 0
-            best_state = copy.deepcopy(net.state_dict())
         else:
             stale += 1
         elapsed = time.perf_counter() - started
@@ -319,10 +325,38 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
                 deadline is not None and time.perf_counter() + per_epoch > deadline):
             info["stopped"] = "time"
             break
-    if best_state is not None:
-        net.load_state_dict(best_state)
+    if top:
+        net.load_state_dict(top[0][2])
     info["best_epoch"] = best_epoch
+    info["checkpoints"] = top
     return model, float("nan") if best is None else best, info
+
+
+def _keep_top(top: list, score: float, epoch: int, net, higher: bool) -> list:
+    """The ``TOP_CHECKPOINTS`` best epochs so far, best first, with copies of their weights."""
+    top = sorted([*top, (score, epoch, copy.deepcopy(net.state_dict()))],
+                 key=lambda c: -c[0] if higher else c[0])
+    return top[:TOP_CHECKPOINTS]
+
+
+def probe_loss(con, task: Task, model: RDLModel, rows: Rows, max_rows: int = 1024):
+    """``loss_fn(net)`` on one fixed batch of validation rows: the probe on which checkpoints'
+    loss landscapes are compared."""
+    prepared = model.prepared(con, task)
+    rows = Rows(rows.anchor_time[:max_rows], rows.entity_id[:max_rows], None,
+                rows.label[:max_rows])
+    nodes, times, hist = model.seeds(con, task, rows, prepared)
+    ok = nodes >= 0
+    y = np.asarray(rows.label, dtype=float)
+    if task.kind == "regression":
+        y = (y - model.label_mean) / model.label_std
+    sampler = NeighborSampler(prepared.graph, model.config["fanouts"], model.config["strategy"])
+    batches = Batches(sampler, prepared.features, task.entity, nodes[ok], times[ok], y[ok],
+                      hist[ok], batch_size=max(int(ok.sum()), 1), seed=7919, prefetch=0)
+    _, batch = next(iter(batches))
+    batch = to_device(batch, model.device)
+    loss = _loss(task.kind)
+    return lambda net: loss(net(batch).float(), batch.y)
 
 
 def _score(model: RDLModel, task: Task, prepared: Prepared, seeds, rows: Rows,
@@ -336,7 +370,15 @@ def _score(model: RDLModel, task: Task, prepared: Prepared, seeds, rows: Rows,
 
 def permutation_importance(con, task: Task, model: RDLModel, rows: Rows, seed: int = 0
                            ) -> list[dict]:
-    """Drop of the validation metric when one table's rows (or the label history) are shuffled."""
+    """Drop of the validation metric when one table's rows (or the label history) are shuffled.
+
+    At most ``IMPORTANCE_ROWS`` validation rows (a fixed random subset) are scored per table.
+    """
+    if len(rows) > IMPORTANCE_ROWS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), IMPORTANCE_ROWS,
+                                                          replace=False))
+        rows = Rows(rows.anchor_time[pick], rows.entity_id[pick],
+                    None if rows.split is None else rows.split[pick], rows.label[pick])
     prepared = model.prepared(con, task)
     nodes, times, hist = model.seeds(con, task, rows, prepared)
     ok = nodes >= 0
