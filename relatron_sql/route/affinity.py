@@ -19,7 +19,7 @@ from ..task import Task
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 8000
+MAX_ROWS = 5000
 
 
 def _subsample(rows, n: int, seed: int = 0):
@@ -50,7 +50,7 @@ def feature_affinity(con, task: Task) -> float | None:
     plan = enumerate_features(con, schema, task.entity, depth=1, windows=())
     info = schema_info(schema, plan)
     train = _subsample(split_rows(con, task, "train"), MAX_ROWS)
-    val = split_rows(con, task, "val")
+    val = _subsample(split_rows(con, task, "val"), MAX_ROWS, seed=1)
     x_train = feature_matrix(con, plan, info, train.anchor_time, train.entity_id)
     x_val = feature_matrix(con, plan, info, val.anchor_time, val.entity_id)
     objective = {"binary": "binary", "regression": "regression_l1",
@@ -128,6 +128,6 @@ def path_affinity(con, task: Task) -> float | None:
         log.warning("path affinity skipped: %s", e)
         return None
     train_rows = _subsample(split_rows(con, task, "train"), MAX_ROWS)
-    val = split_rows(con, task, "val")
+    val = _subsample(split_rows(con, task, "val"), MAX_ROWS, seed=1)
     z_train, z_val = untrained_embeddings(con, task, [train_rows, val])
     return ridge_score(task, z_train, train_rows.label, z_val, val.label)

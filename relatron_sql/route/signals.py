@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 LOOKBACK = dt.timedelta(days=365)
 #: At most this many evenly spaced training anchors are used for graph signals.
 MAX_ANCHORS = 40
+#: Entities linked through one shared row are sampled down to this many (a fixed hash order),
+#: so a hub (an airport every plane uses) adds at most MAX_GROUP^2 / 2 pairs per anchor.
+MAX_GROUP = 50
 
 # The numeric signals the meta-selector reads, in a fixed order.
 KEYS = ("homophily_min", "homophily_max", "homophily_mean", "homophily_wmean",
@@ -49,8 +52,11 @@ links AS (
   SELECT DISTINCT a.anchor_time, CAST(c.:ec AS VARCHAR) AS e, c.:sc AS p
   FROM a JOIN :tbl AS c ON :visible
   WHERE c.:ec IS NOT NULL AND c.:sc IS NOT NULL),
-nodes AS (SELECT l.anchor_time, l.e, l.p, lab.label FROM links AS l JOIN lab
-          ON lab.anchor_time = l.anchor_time AND lab.entity_id = l.e),
+nodes AS (SELECT * FROM (
+            SELECT l.anchor_time, l.e, l.p, lab.label, row_number() OVER (
+                PARTITION BY l.anchor_time, l.p ORDER BY hash(l.e), l.e) AS k
+            FROM links AS l JOIN lab ON lab.anchor_time = l.anchor_time
+            AND lab.entity_id = l.e) WHERE k <= ?),
 pairs AS (SELECT x.label AS y1, y.label AS y2 FROM nodes AS x JOIN nodes AS y
           ON x.anchor_time = y.anchor_time AND x.p = y.p AND x.e < y.e)
 SELECT y1, y2 FROM pairs
@@ -68,7 +74,7 @@ def _pairs(con, task: Task, path: MetaPath, anchors: list) -> tuple[np.ndarray, 
             read="duckdb")
     sql = render(_PAIRS, tbl=table_ref(path.table), ec=path.entity_column,
                  sc=path.shared_column, visible=visible)
-    params = [anchors, task.name] + ([LOOKBACK] if path.time_column else [])
+    params = [anchors, task.name] + ([LOOKBACK] if path.time_column else []) + [MAX_GROUP]
     out = con.execute(sql, params).fetchnumpy()
     return np.asarray(out["y1"], dtype=float), np.asarray(out["y2"], dtype=float)
 
