@@ -68,7 +68,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
     ap.add_argument("--dfs-budget", type=int, default=6)
-    ap.add_argument("--rdl-budget", type=int, default=2)
+    ap.add_argument("--rdl-budget", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=60.0,
+                    help="time budget of each family's search per task")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
                     continue
                 t0 = time.perf_counter()
                 summary = models.train(con, name, family=family, budget=budget, seed=0,
-                                       retrain=True)
+                                       time_budget=args.seconds, retrain=True)
                 row = {"task": key, "database": db, "kind": task.kind, "metric": task.metric,
                        "signals": sig, "family": family, "config": summary["config"],
                        "val_metric": summary["val"].get(task.metric),
