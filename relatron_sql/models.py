@@ -6,6 +6,7 @@ DuckDB relation may run a UDF twice); pass ``retrain=True`` to train again.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -367,11 +368,17 @@ class _Both:
         return max(families.get("dfs").default_budget, families.get("rdl").default_budget)
 
     def fit(self, con, task: Task, options: FitOptions):
+        """A time budget is shared: DFS gets half of it, RDL what is left."""
         best = None
-        for name in ("dfs", "rdl"):
+        started = time.perf_counter()
+        for i, name in enumerate(("dfs", "rdl")):
             options.trial_log.family = name
-            options.priors = self.priors.get(name, [])
-            fitted = families.get(name).fit(con, task, options)
+            budget = options.time_budget
+            if budget is not None:
+                left = budget - (time.perf_counter() - started)
+                budget = max(left / (2 - i), 1.0)
+            fitted = families.get(name).fit(con, task, dataclasses.replace(
+                options, priors=self.priors.get(name, []), time_budget=budget))
             fitted.extra["family"] = name
             if best is None or _better(task, fitted.val_metric, best.val_metric):
                 best = fitted
