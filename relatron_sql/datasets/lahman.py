@@ -75,6 +75,22 @@ _COMMON = dict(horizon=_YEAR, val_timestamp=dt.datetime(2008, 1, 1),
                train_start=dt.datetime(1985, 1, 1))
 _PLAYED = ("SELECT playerID, time FROM batting UNION ALL SELECT playerID, time FROM pitching")
 
+
+def _next_season_total(name: str, table: str, value: str, volume: str, minimum: int,
+                       description: str) -> dict:
+    """Next season's total of ``table.value`` for players whose ``volume`` last season reached
+    ``minimum`` (0 if they do not play)."""
+    return dict(name=name, entity="people", kind="regression", **_COMMON,
+                description=description,
+                label_sql="SELECT a.anchor_time, p.playerID, COALESCE((SELECT SUM(x." + value +
+                          ") FROM " + table + " x WHERE x.playerID = p.playerID AND x.time > "
+                          "a.anchor_time AND x.time <= a.window_end), 0) AS label FROM "
+                          "relatron_anchors a JOIN people p ON (SELECT SUM(x." + volume +
+                          ") FROM " + table + " x WHERE x.playerID = p.playerID AND x.time <= "
+                          "a.anchor_time AND x.time > a.anchor_time - INTERVAL 365 DAY) >= " +
+                          str(minimum))
+
+
 TASKS = (
     dict(name="player-active", entity="people", kind="binary", **_COMMON,
          description="Will a player who played last season play next season?",
@@ -84,20 +100,10 @@ TASKS = (
                    "a.window_end) AS INTEGER) AS label FROM relatron_anchors a JOIN people p ON "
                    "EXISTS (SELECT 1 FROM played x WHERE x.playerID = p.playerID AND x.time <= "
                    "a.anchor_time AND x.time > a.anchor_time - INTERVAL 365 DAY)"),
-    dict(name="batter-hr", entity="people", kind="regression", **_COMMON,
-         description="How many home runs will a batter with 100+ at-bats last season hit next "
-                     "season (0 if he does not bat)?",
-         label_sql="SELECT a.anchor_time, p.playerID, COALESCE((SELECT SUM(b.HR) FROM batting b "
-                   "WHERE b.playerID = p.playerID AND b.time > a.anchor_time AND b.time <= "
-                   "a.window_end), 0) AS label FROM relatron_anchors a JOIN people p ON "
-                   "(SELECT SUM(b.AB) FROM batting b WHERE b.playerID = p.playerID AND b.time <= "
-                   "a.anchor_time AND b.time > a.anchor_time - INTERVAL 365 DAY) >= 100"),
-    dict(name="pitcher-so", entity="people", kind="regression", **_COMMON,
-         description="How many strikeouts will a pitcher with 50+ innings last season record "
-                     "next season (0 if he does not pitch)?",
-         label_sql="SELECT a.anchor_time, p.playerID, COALESCE((SELECT SUM(x.SO) FROM pitching x "
-                   "WHERE x.playerID = p.playerID AND x.time > a.anchor_time AND x.time <= "
-                   "a.window_end), 0) AS label FROM relatron_anchors a JOIN people p ON "
-                   "(SELECT SUM(x.IPouts) FROM pitching x WHERE x.playerID = p.playerID AND "
-                   "x.time <= a.anchor_time AND x.time > a.anchor_time - INTERVAL 365 DAY) >= 150"),
+    _next_season_total("batter-hr", "batting", "HR", "AB", 100,
+                       "How many home runs will a batter with 100+ at-bats last season hit next "
+                       "season (0 if he does not bat)?"),
+    _next_season_total("pitcher-so", "pitching", "SO", "IPouts", 150,
+                       "How many strikeouts will a pitcher with 50+ innings last season record "
+                       "next season (0 if he does not pitch)?"),
 )
