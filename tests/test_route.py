@@ -93,12 +93,14 @@ def test_missing_or_corrupt_bank_falls_back_to_both(gen, tmp_path, content):
 
 
 def _synthetic_bank(rng, n=24):
+    """Tasks where RDL wins exactly when the path affinity beats the feature affinity."""
     rows = []
     for i in range(n):
-        h = rng.uniform(-0.1, 0.5)
         sig = {k: float(rng.normal()) for k in signals.KEYS}
-        sig["adj_homophily_mean"] = h
-        rdl_better = h > 0.2
+        sig["feature_affinity"] = float(rng.uniform(0.6, 0.9))
+        sig["path_affinity"] = sig["feature_affinity"] + float(rng.choice([-1, 1]) *
+                                                               rng.uniform(0.05, 0.3))
+        rdl_better = sig["path_affinity"] > sig["feature_affinity"]
         for fam in ("dfs", "rdl"):
             good = (fam == "rdl") == rdl_better
             rows.append({"task": f"t{i}", "database": f"db{i % 4}", "signals": sig,
@@ -110,9 +112,12 @@ def _synthetic_bank(rng, n=24):
 def test_selector_learns_a_planted_rule():
     rows = _synthetic_bank(np.random.default_rng(0))
     model = selector.fit(bank.outcomes(rows))
-    hi = {k: 0.0 for k in signals.KEYS} | {"adj_homophily_mean": 0.45}
-    lo = {k: 0.0 for k in signals.KEYS} | {"adj_homophily_mean": -0.05}
+    hi = {"feature_affinity": 0.6, "path_affinity": 0.9}
+    lo = {"feature_affinity": 0.9, "path_affinity": 0.6}
     assert model.probability(hi) > 0.8 > 0.2 > model.probability(lo)
+    assert model.probability({"feature_affinity": 0.7, "path_affinity": 0.7}) == 0.5
+    # without affinities: the bank's base rate of RDL wins
+    assert 0.2 < model.probability({}) < 0.8
 
 
 def test_router_commits_when_confident(gen, tmp_path):

@@ -1,53 +1,58 @@
 """The meta-selector: P(RDL beats DFS) from task signals, fitted on the bank.
 
-An L2-regularised logistic regression on standardised signals (undefined signals imputed at
-the bank mean), small enough to refit on every call.
+The two affinities measure each family's raw material on the task itself: a small LightGBM on
+depth-1 DFS features, and a ridge fit on an untrained GNN's embeddings. The selector is a
+one-parameter logistic model of their gap, P(RDL wins) = sigmoid(slope * (path_affinity -
+feature_affinity)), with the slope fitted on the bank: even odds when the two affinities are
+equal, and more confidence the larger the gap. Without affinities it answers the bank's base
+rate of RDL wins. (A logistic regression on all signals overfits a bank of a few dozen tasks;
+benchmarks/bench_routing.py prints it beside this one.)
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
-from .signals import KEYS, vector
+
+def affinity_gap(signals: dict) -> float | None:
+    a, b = signals.get("path_affinity"), signals.get("feature_affinity")
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return float(a - b)
 
 
 @dataclasses.dataclass
 class Selector:
-    mean: np.ndarray
-    std: np.ndarray
-    weights: np.ndarray
-    bias: float
+    slope: float
+    base_rate: float
     n_tasks: int
 
     def probability(self, signals: dict) -> float:
-        z = np.nan_to_num((vector(signals) - self.mean) / self.std)
-        return float(1.0 / (1.0 + np.exp(-(z @ self.weights + self.bias))))
+        gap = affinity_gap(signals)
+        if gap is None:
+            return self.base_rate
+        return float(1.0 / (1.0 + math.exp(-max(min(self.slope * gap, 50.0), -50.0))))
 
     def explain(self, signals: dict, top: int = 3) -> list[tuple[str, float]]:
-        """The signals that pushed the decision most, with their signed contribution."""
-        z = np.nan_to_num((vector(signals) - self.mean) / self.std)
-        contrib = z * self.weights
-        order = np.argsort(-np.abs(contrib))[:top]
-        return [(KEYS[i], float(contrib[i])) for i in order]
+        """The signal behind the decision, with its signed contribution to the log-odds."""
+        gap = affinity_gap(signals)
+        if gap is None:
+            return [("bank base rate", math.log(self.base_rate / (1 - self.base_rate)))]
+        return [("path_affinity - feature_affinity", self.slope * gap)]
 
 
-def fit(outcomes: list[dict], l2: float = 1.0, steps: int = 2000, lr: float = 0.1) -> Selector:
-    """Fit on bank outcomes (each with signals and rdl_wins)."""
-    x = np.array([vector(o["signals"]) for o in outcomes])
-    y = np.array([1.0 if o["rdl_wins"] else 0.0 for o in outcomes])
-    mean = np.nanmean(x, axis=0) if len(x) else np.zeros(len(KEYS))
-    mean = np.where(np.isfinite(mean), mean, 0.0)
-    std = np.nanstd(x, axis=0) if len(x) else np.ones(len(KEYS))
-    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-    z = np.nan_to_num((x - mean) / std)
-    w = np.zeros(len(KEYS))
-    prior = (y.sum() + 1) / (len(y) + 2)
-    b = float(np.log(prior / (1 - prior)))
+def fit(outcomes: list[dict], l2: float = 1e-3, steps: int = 3000, lr: float = 50.0
+        ) -> Selector:
+    """Fit the slope on bank outcomes (each with signals and rdl_wins)."""
+    y_all = np.array([1.0 if o["rdl_wins"] else 0.0 for o in outcomes])
+    base = float((y_all.sum() + 1) / (len(y_all) + 2))
+    pairs = [(affinity_gap(o["signals"]), o["rdl_wins"]) for o in outcomes]
+    gap = np.array([g for g, _ in pairs if g is not None])
+    y = np.array([1.0 if w else 0.0 for g, w in pairs if g is not None])
+    slope = 0.0
     for _ in range(steps if len(y) else 0):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-        grad_w = z.T @ (p - y) / len(y) + l2 * w / len(y)
-        grad_b = float((p - y).mean())
-        w -= lr * grad_w
-        b -= lr * grad_b
-    return Selector(mean, std, w, b, len(y))
+        p = 1.0 / (1.0 + np.exp(-np.clip(slope * gap, -50, 50)))
+        slope -= lr * (float(((p - y) * gap).mean()) + l2 * slope)
+    return Selector(max(slope, 0.0), base, len(outcomes))
