@@ -380,15 +380,7 @@ class _Both:
             fitted = families.get(name).fit(con, task, dataclasses.replace(
                 options, priors=self.priors.get(name, []), time_budget=budget))
             fitted.extra["family"] = name
-            if best is None or _better(task, fitted.val_metric, best.val_metric):
+            if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
         options.trial_log.family = best.extra["family"]
         return best
-
-
-def _better(task: Task, a: float, b: float) -> bool:
-    if b is None or not np.isfinite(b):
-        return a is not None and np.isfinite(a)
-    if a is None or not np.isfinite(a):
-        return False
-    return a > b if task.higher_is_better else a < b

@@ -23,8 +23,9 @@ SEMANTIC_TYPES = ("numeric", "categorical", "timestamp", "text", "boolean", "id"
 #: A string column with at most this many distinct values is categorical.
 CATEGORICAL_MAX_DISTINCT = 200
 
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT")
+NUMERIC_TYPES = INTEGER_TYPES + ("FLOAT", "DOUBLE", "REAL")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,13 +91,13 @@ class Schema:
 
 def _semantic(name: str, dtype: str, distinct: int) -> str:
     base = dtype.upper()
-    if base in _NUMERIC[:9] and name.lower().endswith("id") and distinct <= CATEGORICAL_MAX_DISTINCT:
+    if base in INTEGER_TYPES and name.lower().endswith("id") and distinct <= CATEGORICAL_MAX_DISTINCT:
         return "categorical"  # a code such as statusId: its values name things, not amounts
     if base == "BOOLEAN":
         return "boolean"
     if base.startswith(("TIMESTAMP", "DATE")):
         return "timestamp"
-    if base in _NUMERIC or base.startswith("DECIMAL"):
+    if base in NUMERIC_TYPES or base.startswith("DECIMAL"):
         return "numeric"
     if base == "VARCHAR" or base.startswith("ENUM"):
         return "categorical" if distinct <= CATEGORICAL_MAX_DISTINCT else "text"

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from . import registry
 from .errors import TaskError, bad_argument
-from .schema import Schema, read_schema
+from .schema import NUMERIC_TYPES, Schema, read_schema
 from .sqlbuild import render, table as table_ref
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,14 @@ class Task:
     @property
     def higher_is_better(self) -> bool:
         return self.metric != "mae"
+
+    def better(self, a: float | None, b: float | None) -> bool:
+        """Whether validation score ``a`` beats ``b`` (a NaN or missing score never wins)."""
+        if b is None or not math.isfinite(b):
+            return a is not None and math.isfinite(a)
+        if a is None or not math.isfinite(a):
+            return False
+        return a > b if self.higher_is_better else a < b
 
 
 def time_bounds(con: duckdb.DuckDBPyConnection, schema: Schema, tables: list[str]
@@ -205,7 +213,7 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
     if not t_type.upper().startswith(("TIMESTAMP", "DATE")):
         raise bad_argument("label_sql", f"first column {t_col!r} has type {t_type}; it must be "
                            "the anchor_time from relatron_anchors", None, TaskError)
-    if not (l_type.upper() == "BOOLEAN" or l_type.upper() in _NUMERIC_LABEL
+    if not (l_type.upper() == "BOOLEAN" or l_type.upper() in NUMERIC_TYPES
             or l_type.upper().startswith("DECIMAL")):
         raise bad_argument("label_sql", f"label column {l_col!r} has type {l_type}; {kind} "
                            "labels must be numeric or boolean", None, TaskError)
@@ -264,9 +272,6 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
     cur.execute("DROP TABLE relatron_labels")
     return counts, num_classes
 
-
-_NUMERIC_LABEL = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
 
 
 def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:

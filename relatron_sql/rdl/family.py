@@ -50,7 +50,7 @@ class RDLFamily:
                                             options.progress, deadline, splits)
             candidates += [(s, trial, epoch, state, model)
                            for s, epoch, state in info.pop("checkpoints")]
-            if best is None or _better(task, score, best[1]):
+            if best is None or task.better(score, best[1]):
                 best = (model, score, info, trial)
             last = time.perf_counter() - t0
         model, score, info, trial = best
@@ -120,12 +120,6 @@ def trial_configs(options: FitOptions) -> list[dict]:
     return out[:max(1, options.budget)]
 
 
-def _better(task: Task, a: float, b: float) -> bool:
-    if a != a:
-        return False
-    if b != b:
-        return True
-    return a > b if task.higher_is_better else a < b
 
 
 FAMILY = RDLFamily()
