@@ -85,3 +85,17 @@ def time_rank(times: np.ndarray) -> np.ndarray:
     rank = np.empty(len(times), dtype=np.int64)
     rank[order] = np.arange(len(times), dtype=np.int64)
     return rank
+
+
+def one_edge_rows(indptr, row_off, n_rows):
+    """Per edge type, the position of row 0's edge when every row has exactly one edge, else -1.
+
+    Edge types of that shape (a foreign key with no NULL, seen from the child row) let the
+    sampler find row ``i``'s edge at that position plus ``i`` without reading ``indptr``.
+    """
+    out = np.full(len(row_off), -1, dtype=np.int64)
+    for e, (lo, n) in enumerate(zip(row_off, n_rows)):
+        ptr = indptr[lo:lo + n + 1]
+        if n > 0 and ptr[-1] - ptr[0] == n and np.all(np.diff(ptr) == 1):
+            out[e] = ptr[0]
+    return out

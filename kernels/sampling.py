@@ -17,9 +17,9 @@ those whose time is at most the seed's time, either uniformly without replacemen
 (``strategy == 0``) or the most recent ones (``strategy == 1``). Nodes are deduplicated within a
 seed's subgraph. Random draws come from a counter-based generator keyed by ``(base_seed, seed
 index)``, so the result does not depend on the number of threads or on how seeds are split
-across calls. Seeds are spread over threads (``prange`` over chunks of seeds); within a thread,
-``GROUP`` seeds advance hop by hop in lock step, so that the memory reads of different seeds
-overlap instead of waiting on each other.
+across calls. Seeds are spread over threads (``prange`` over contiguous chunks of seeds); within
+a thread, a group of seeds advances hop by hop in lock step, so that the memory reads of
+different seeds overlap instead of waiting on each other.
 """
 from __future__ import annotations
 
@@ -50,18 +50,6 @@ def _below(state, n):
 
 
 @njit(inline="always")
-def _upper_bound(values, lo, hi, t):
-    """First position in [lo, hi) whose value exceeds t (values sorted ascending)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if values[mid] <= t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(inline="always")
 def _insert(hkey, hseed, hpos, stamp, mask, generation, key, s, pos):
     """Position of ``key`` in seed ``s``'s node set, inserting it at ``pos`` when absent.
 
@@ -79,21 +67,28 @@ def _insert(hkey, hseed, hpos, stamp, mask, generation, key, s, pos):
     return pos
 
 
-#: seeds advanced in lock step by one thread: their memory reads overlap
-GROUP = 4
+#: seeds advanced in lock step by one thread (their memory reads overlap): as many as fit
+#: ``GROUP_SLOTS`` node slots, at most ``MAX_GROUP``
+GROUP_SLOTS = 1 << 14
+MAX_GROUP = 32
 
 
 @njit(nogil=True, cache=True)
-def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr,
-                  type_et, type_offset, seeds, seed_type, seed_time, fanouts, strategy,
-                  base_seed, seed_offset, node_bound, edge_bound, node, ntype, hop, etype, esrc,
-                  edst, n_nodes, n_edges):
-    """Sample seeds ``c, c + n_chunks, ...``; see :func:`sample`.
+def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
+                  type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
+                  strategy, base_seed, seed_offset, node_bound, edge_bound, group, node, ntype,
+                  hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
+    """Sample chunk ``c`` of ``n_chunks`` contiguous ranges of seeds; see :func:`sample`.
 
-    Seeds go in groups of ``GROUP``; within a group each hop runs in phases (row spans, time
+    Seeds go in groups of ``group``; within a group each hop runs in phases (row spans, time
     cuts, choices, gathers, deduplication) over all the group's seeds, so that independent
-    memory reads of different seeds overlap. Each seed's draws and output are the same as if
-    it were sampled alone.
+    memory reads of different seeds overlap. The time cuts are binary searches advanced one
+    step at a time for all rows together, with no branch on the loaded times, so that the
+    group's searches wait on memory together rather than one after another. A group grows in
+    small scratch arrays that stay in cache; finished seeds are appended one after another to
+    the chunk's part of the output slots (the chunk owns ``node_bound`` and ``edge_bound``
+    slots per seed, but fills them densely from the start). Each seed's draws and output are the same as if it were sampled
+    alone.
     """
     n_seeds = seeds.shape[0]
     n_hops = fanouts.shape[0]
@@ -106,7 +101,7 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, 
     n_total = type_offset[type_offset.shape[0] - 1]
     most = min(node_bound, n_total + 1)  # nodes one seed can hold
     table_size = 16
-    while table_size < 2 * GROUP * most:
+    while table_size < 2 * group * most:
         table_size *= 2
     mask = table_size - 1
     hkey = np.empty(table_size, dtype=np.int64)
@@ -115,32 +110,45 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, 
     stamp = np.full(table_size, -1, dtype=np.int64)
     scratch = np.empty(4 * max_fanout, dtype=np.int64)
     chosen = np.empty(max_fanout, dtype=np.int64)
-    q_cap = GROUP * most * max_in
+    q_cap = group * most * max_in
     q_g = np.empty(q_cap, dtype=np.int64)
     q_f = np.empty(q_cap, dtype=np.int64)
     q_e = np.empty(q_cap, dtype=np.int64)
     q_lo = np.empty(q_cap, dtype=np.int64)
     q_hi = np.empty(q_cap, dtype=np.int64)
-    gs = np.empty(GROUP, dtype=np.int64)
-    state = np.empty(GROUP, dtype=np.uint64)
-    nn = np.empty(GROUP, dtype=np.int64)
-    ne = np.empty(GROUP, dtype=np.int64)
-    first = np.empty(GROUP, dtype=np.int64)
-    start = np.empty(GROUP, dtype=np.int64)
-    end = np.empty(GROUP, dtype=np.int64)
+    q_t = np.empty(q_cap, dtype=np.int64)
+    q_b = np.empty(q_cap, dtype=np.int64)
+    act = np.empty(q_cap, dtype=np.int64)
+    s_node = np.empty(group * node_bound, dtype=np.int64)
+    s_type = np.empty(group * node_bound, dtype=np.int64)
+    s_hop = np.empty(group * node_bound, dtype=np.int8)
+    s_et = np.empty(group * edge_bound, dtype=np.int64)
+    s_src = np.empty(group * edge_bound, dtype=np.int64)
+    s_dst = np.empty(group * edge_bound, dtype=np.int64)
+    gs = np.empty(group, dtype=np.int64)
+    state = np.empty(group, dtype=np.uint64)
+    nn = np.empty(group, dtype=np.int64)
+    ne = np.empty(group, dtype=np.int64)
+    first = np.empty(group, dtype=np.int64)
+    start = np.empty(group, dtype=np.int64)
+    end = np.empty(group, dtype=np.int64)
     generation = 0
-    mine = (n_seeds - c + n_chunks - 1) // n_chunks if c < n_seeds else 0
-    for g0 in range(0, mine, GROUP):
-        size = min(GROUP, mine - g0)
+    per = (n_seeds + n_chunks - 1) // n_chunks
+    first_seed = min(n_seeds, c * per)
+    last_seed = min(n_seeds, first_seed + per)
+    n_at = first_seed * node_bound  # next free output slot of this chunk
+    e_at = first_seed * edge_bound
+    for g0 in range(first_seed, last_seed, group):
+        size = min(group, last_seed - g0)
         generation += 1
         for i in range(size):
-            s = c + (g0 + i) * n_chunks
+            s = g0 + i
             gs[i] = s
-            nb = s * node_bound
+            nb = i * node_bound
             state[i] = _mix(np.uint64(base_seed) * _GOLDEN + np.uint64(seed_offset + s + 1))
-            node[nb] = seeds[s]
-            ntype[nb] = seed_type[s]
-            hop[nb] = 0
+            s_node[nb] = seeds[s]
+            s_type[nb] = seed_type[s]
+            s_hop[nb] = 0
             _insert(hkey, hseed, hpos, stamp, mask, generation, seeds[s], s, 0)
             nn[i] = 1
             ne[i] = 0
@@ -151,28 +159,51 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, 
             # 1. the rows to read: (seed, frontier node, edge type) -> span
             m = 0
             for i in range(size):
-                nb = gs[i] * node_bound
+                nb = i * node_bound
                 for f in range(start[i], end[i]):
-                    vt = ntype[nb + f]
-                    local = node[nb + f] - type_offset[vt]
+                    vt = s_type[nb + f]
+                    local = s_node[nb + f] - type_offset[vt]
                     for j in range(type_et_ptr[vt], type_et_ptr[vt + 1]):
                         e = type_et[j]
-                        row = row_off[e] + local
                         q_g[m] = i
                         q_f[m] = f
                         q_e[m] = e
-                        q_lo[m] = indptr[row]
-                        q_hi[m] = indptr[row + 1]
+                        if et_dense[e] >= 0:  # one edge per row: no need to read indptr
+                            q_lo[m] = et_dense[e] + local
+                            q_hi[m] = et_dense[e] + local + 1
+                        else:
+                            row = row_off[e] + local
+                            q_lo[m] = indptr[row]
+                            q_hi[m] = indptr[row + 1]
                         m += 1
-            # 2. the <= t cut of every row
+            # 2. the <= t cut of every row (ends in q_hi): all searches step together
+            na = 0
             for r in range(m):
-                q_hi[r] = _upper_bound(nbr_time, q_lo[r], q_hi[r], seed_time[gs[q_g[r]]])
+                q_t[r] = seed_time[gs[q_g[r]]]
+                q_b[r] = q_lo[r]
+                act[na] = r
+                na += q_lo[r] < q_hi[r]
+            while na > 0:
+                keep = 0
+                for a in range(na):
+                    r = act[a]
+                    lo = q_b[r]
+                    hi = q_hi[r]
+                    mid = (lo + hi) >> 1
+                    le = nbr_time[mid] <= q_t[r]
+                    lo = mid + 1 if le else lo
+                    hi = hi if le else mid
+                    q_b[r] = lo
+                    q_hi[r] = hi
+                    act[keep] = r
+                    keep += lo < hi
+                na = keep
             # 3. choose neighbour slots; an edge's source first holds the slot
             for i in range(size):
                 first[i] = ne[i]
             for r in range(m):
                 i = q_g[r]
-                eb = gs[i] * edge_bound
+                eb = i * edge_bound
                 lo = q_lo[r]
                 cut = q_hi[r]
                 count = cut - lo
@@ -215,76 +246,97 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type, 
                 for r0 in range(take):
                     if ne[i] >= edge_bound:  # cannot happen with the caller's bound
                         break
-                    etype[eb + ne[i]] = q_e[r]
-                    esrc[eb + ne[i]] = lo + chosen[r0] if drawn else begin + r0
-                    edst[eb + ne[i]] = q_f[r]
+                    s_et[eb + ne[i]] = q_e[r]
+                    s_src[eb + ne[i]] = lo + chosen[r0] if drawn else begin + r0
+                    s_dst[eb + ne[i]] = q_f[r]
                     ne[i] += 1
             # 4. gather the neighbours of the whole group, then deduplicate seed by seed
             for i in range(size):
-                eb = gs[i] * edge_bound
+                eb = i * edge_bound
                 for x in range(eb + first[i], eb + ne[i]):
-                    esrc[x] = indices[esrc[x]]
+                    s_src[x] = indices[s_src[x]]
             for i in range(size):
                 s = gs[i]
-                nb = s * node_bound
-                eb = s * edge_bound
+                nb = i * node_bound
+                eb = i * edge_bound
                 for x in range(eb + first[i], eb + ne[i]):
-                    u = esrc[x]
+                    u = s_src[x]
                     at = _insert(hkey, hseed, hpos, stamp, mask, generation, u, s, nn[i])
                     if at == nn[i]:
-                        node[nb + at] = u
-                        ntype[nb + at] = et_src_type[etype[x]]
-                        hop[nb + at] = h + 1
+                        s_node[nb + at] = u
+                        s_type[nb + at] = et_src_type[s_et[x]]
+                        s_hop[nb + at] = h + 1
                         nn[i] += 1
-                    esrc[x] = at
+                    s_src[x] = at
                 start[i] = end[i]
                 end[i] = nn[i]
         for i in range(size):
-            n_nodes[gs[i]] = nn[i]
-            n_edges[gs[i]] = ne[i]
+            s = gs[i]
+            n_nodes[s] = nn[i]
+            n_edges[s] = ne[i]
+            n_start[s] = n_at
+            e_start[s] = e_at
+            nb = i * node_bound
+            eb = i * edge_bound
+            for x in range(nn[i]):
+                node[n_at + x] = s_node[nb + x]
+                ntype[n_at + x] = s_type[nb + x]
+                hop[n_at + x] = s_hop[nb + x]
+            for x in range(ne[i]):
+                etype[e_at + x] = s_et[eb + x]
+                esrc[e_at + x] = s_src[eb + x]
+                edst[e_at + x] = s_dst[eb + x]
+            n_at += nn[i]
+            e_at += ne[i]
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _sample_parallel(n_chunks, indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr,
-                     type_et, type_offset, seeds, seed_type, seed_time, fanouts, strategy,
-                     base_seed, seed_offset, node_bound, edge_bound, node, ntype, hop, etype,
-                     esrc, edst, n_nodes, n_edges):
+def _sample_parallel(n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
+                     type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
+                     strategy, base_seed, seed_offset, node_bound, edge_bound, group, node,
+                     ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
     for c in prange(n_chunks):
-        _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_src_type,
+        _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
                       type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
-                      strategy, base_seed, seed_offset, node_bound, edge_bound, node, ntype,
-                      hop, etype, esrc, edst, n_nodes, n_edges)
+                      strategy, base_seed, seed_offset, node_bound, edge_bound, group, node,
+                      ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start)
 
 
-def sample(indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr, type_et, type_offset,
-           seeds, seed_type, seed_time, fanouts, strategy, base_seed, seed_offset, node_bound,
-           edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
-    """Sample every seed's temporal neighbourhood (``n_chunks`` parallel groups of seeds).
+def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
+           type_offset, seeds, seed_type, seed_time, fanouts, strategy, base_seed, seed_offset,
+           node_bound, edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
+    """Sample every seed's temporal neighbourhood (``n_chunks`` parallel ranges of seeds).
 
-    Writes into caller-owned slot arrays (seed ``s`` owns ``s * node_bound ...`` and
-    ``s * edge_bound ...``, so they must hold ``len(seeds) * node_bound`` and
-    ``len(seeds) * edge_bound`` entries): node global id, node type, hop; edge type, source and
-    destination as positions inside the seed's own node list. Returns the node and edge counts
-    per seed. Seed ``s`` draws its random numbers from ``(base_seed, seed_offset + s)``.
+    ``et_dense`` (from :func:`one_edge_rows`) marks the edge types whose rows hold exactly one
+    edge each; pass -1 for every edge type to always read ``indptr``.
+
+    Writes into caller-owned slot arrays, which must hold ``len(seeds) * node_bound`` and
+    ``len(seeds) * edge_bound`` entries: node global id, node type, hop; edge type, source and
+    destination as positions inside the seed's own node list. Returns, per seed, the node and
+    edge counts and where its nodes and edges start in the slot arrays. Seed ``s`` draws its
+    random numbers from ``(base_seed, seed_offset + s)``.
     """
     n_seeds = seeds.shape[0]
     n_nodes = np.zeros(n_seeds, dtype=np.int64)
     n_edges = np.zeros(n_seeds, dtype=np.int64)
+    n_start = np.zeros(n_seeds, dtype=np.int64)
+    e_start = np.zeros(n_seeds, dtype=np.int64)
     n_chunks = max(1, min(n_seeds, int(n_chunks)))
-    args = (indptr, indices, nbr_time, row_off, et_src_type, type_et_ptr, type_et, type_offset,
-            seeds, seed_type, seed_time, fanouts, np.int64(strategy), np.uint64(base_seed),
-            np.int64(seed_offset), np.int64(node_bound), np.int64(edge_bound), node, ntype, hop,
-            etype, esrc, edst, n_nodes, n_edges)
+    args = (indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
+            type_offset, seeds, seed_type, seed_time, fanouts, np.int64(strategy),
+            np.uint64(base_seed), np.int64(seed_offset), np.int64(node_bound), np.int64(edge_bound),
+            np.int64(max(1, min(MAX_GROUP, GROUP_SLOTS // max(int(node_bound), 1)))), node,
+            ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start)
     if n_chunks == 1:
         _sample_chunk(0, 1, *args)
     else:
         _sample_parallel(n_chunks, *args)
-    return n_nodes, n_edges
+    return n_nodes, n_edges, n_start, e_start
 
 
 @njit(nogil=True, cache=True)
-def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, node_bound, edge_bound):
-    """Pack the per-seed slots into flat arrays; edge ends become positions in the flat node list.
+def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
+    """Pack the seeds' slots into flat arrays; edge ends become positions in the flat node list.
 
     Returns node, node type, hop, node's seed; edge type, source, destination; and node_ptr
     (seed ``s``'s nodes are ``node_ptr[s] : node_ptr[s + 1]``).
@@ -306,14 +358,16 @@ def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, node_bound, e
     o_dst = np.empty(total_e, dtype=np.int64)
     for s in range(n_seeds):
         a = node_ptr[s]
+        ns = n_start[s]
         for i in range(n_nodes[s]):
-            o_node[a + i] = node[s * node_bound + i]
-            o_type[a + i] = ntype[s * node_bound + i]
-            o_hop[a + i] = hop[s * node_bound + i]
+            o_node[a + i] = node[ns + i]
+            o_type[a + i] = ntype[ns + i]
+            o_hop[a + i] = hop[ns + i]
             o_seed[a + i] = s
         b = edge_ptr[s]
+        es = e_start[s]
         for i in range(n_edges[s]):
-            o_et[b + i] = etype[s * edge_bound + i]
-            o_src[b + i] = esrc[s * edge_bound + i] + a
-            o_dst[b + i] = edst[s * edge_bound + i] + a
+            o_et[b + i] = etype[es + i]
+            o_src[b + i] = esrc[es + i] + a
+            o_dst[b + i] = edst[es + i] + a
     return o_node, o_type, o_hop, o_seed, o_et, o_src, o_dst, node_ptr

@@ -19,7 +19,7 @@ import logging
 import numpy as np
 
 from ..errors import TrainError, bad_argument
-from ..kernels import csr_by_time, csr_stable, time_rank
+from ..kernels import csr_by_time, csr_stable, one_edge_rows, time_rank
 from ..schema import Schema, Table, read_schema
 from sqlglot import exp
 
@@ -50,6 +50,13 @@ class Graph:
     max_degree: np.ndarray             # int64 [E]
     timed: dict[str, bool]
     keys: dict[str, np.ndarray]        # table -> primary key values as strings, node order
+    #: int64 [E]: for an edge type where every row has exactly one edge (a foreign key with no
+    #: NULL, seen from the child), the position of row 0's edge (row i's is that + i); else -1
+    et_dense: np.ndarray = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        self.et_dense = one_edge_rows(self.indptr, self.row_off,
+                                      [self.num_nodes(e[2]) for e in self.edge_types])
 
     def num_nodes(self, node_type: str) -> int:
         t = self.node_types.index(node_type)

@@ -103,12 +103,12 @@ class NeighborSampler:
             work = self._workspace(group * node_bound, group * edge_bound)
             for a in range(0, max(len(seeds), 1), group):
                 b = min(a + group, len(seeds))
-                counts = sample(g.indptr, g.indices, g.nbr_time, g.row_off, g.et_src_type,
-                                g.type_et_ptr, g.type_et, g.type_offset, seeds[a:b],
+                counts = sample(g.indptr, g.indices, g.nbr_time, g.row_off, g.et_dense,
+                                g.et_src_type, g.type_et_ptr, g.type_et, g.type_offset, seeds[a:b],
                                 seed_type[a:b], times[a:b], self.fanouts,
                                 STRATEGIES[self.strategy], np.uint64(seed % 2**63), a,
                                 node_bound, edge_bound, self.threads, *work)
-                parts.append(compact(*work, *counts, node_bound, edge_bound))
+                parts.append(compact(*work, *counts))
         if len(parts) == 1:
             node, ntype, hop, seed_of, et, src, dst, node_ptr = parts[0]
         else:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from relatron_sql.kernels import STRATEGIES, compact, sample
-from relatron_sql.kernels.csr import csr_by_time, time_rank
+from relatron_sql.kernels.csr import csr_by_time, one_edge_rows, time_rank
 
 NEVER = np.iinfo(np.int64).max
 
@@ -17,7 +17,19 @@ def random_graph(seed, n_a=40, n_b=60, n_edges=300):
     t_b[:3] = NEVER  # rows with no time: never visible
     pairs = np.unique(np.stack([rng.integers(0, n_b, n_edges), rng.integers(0, n_a, n_edges)],
                                1), axis=0)  # no parallel edges
-    src, dst = pairs[:, 0], pairs[:, 1]
+    return build(pairs[:, 0], pairs[:, 1], t_a, t_b)
+
+
+def tree_graph(seed, n_a=30, n_b=200):
+    """Every b row has exactly one parent a (a foreign key with no NULL)."""
+    rng = np.random.default_rng(seed)
+    t_a = rng.integers(0, 100, n_a)
+    t_b = rng.integers(0, 100, n_b)
+    return build(np.arange(n_b), rng.integers(0, n_a, n_b), t_a, t_b)
+
+
+def build(src, dst, t_a, t_b):
+    n_a, n_b = len(t_a), len(t_b)
     type_offset = np.array([0, n_a, n_a + n_b], dtype=np.int64)
     node_time = np.concatenate([t_a, t_b]).astype(np.int64)
     parts = []
@@ -30,6 +42,7 @@ def random_graph(seed, n_a=40, n_b=60, n_edges=300):
     indices = np.concatenate([parts[0][1], parts[1][1]])
     nbr_time = np.concatenate([parts[0][2], parts[1][2]]).astype(np.int64)
     g = dict(indptr=indptr, indices=indices, nbr_time=nbr_time, row_off=row_off,
+             et_dense=one_edge_rows(indptr, row_off, [n_a, n_b]),
              et_src_type=np.array([1, 0], dtype=np.int64),
              type_et_ptr=np.array([0, 1, 2], dtype=np.int64),
              type_et=np.array([0, 1], dtype=np.int64), type_offset=type_offset)
@@ -45,13 +58,14 @@ def run(g, seeds, seed_type, times, fanouts, strategy, base_seed=0, threads=None
     work = (np.empty(n * bound, np.int64), np.empty(n * bound, np.int64),
             np.empty(n * bound, np.int8), np.empty(n * bound, np.int64),
             np.empty(n * bound, np.int64), np.empty(n * bound, np.int64))
-    counts = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"], g["et_src_type"],
-                    g["type_et_ptr"], g["type_et"], g["type_offset"],
+    et_dense = g.get("et_dense", np.full(len(g["row_off"]), -1, dtype=np.int64))
+    counts = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"], et_dense,
+                    g["et_src_type"], g["type_et_ptr"], g["type_et"], g["type_offset"],
                     np.asarray(seeds, dtype=np.int64), np.asarray(seed_type, dtype=np.int64),
                     np.asarray(times, dtype=np.int64), fanouts, STRATEGIES[strategy],
                     np.uint64(base_seed), 0, bound, bound, threads or numba.get_num_threads(),
                     *work)
-    return compact(*work, *counts, bound, bound)
+    return compact(*work, *counts)
 
 
 def reference_last(g, seed, seed_type, t, fanouts):
@@ -143,3 +157,33 @@ def test_uniform_draws_are_roughly_uniform():
     counts = np.bincount(out[0][out[2] == 1] - 1, minlength=10)
     assert counts.sum() == 3 * n
     assert np.all(np.abs(counts / (3 * n) - 0.1) < 0.02)
+
+
+def test_one_edge_rows_marks_only_foreign_keys_without_nulls():
+    g, _ = tree_graph(0)
+    assert g["et_dense"].tolist() == [-1, g["indptr"][g["row_off"][1]]]
+    g, _ = random_graph(0)
+    assert g["et_dense"].tolist() == [-1, -1]
+    # a child row with no parent (a NULL key) takes the edge type off the shortcut
+    ip = np.array([0, 1, 1, 2])
+    assert one_edge_rows(ip, np.array([0]), [3]).tolist() == [-1]
+    assert one_edge_rows(np.array([5, 6, 7, 8]), np.array([0]), [3]).tolist() == [5]
+
+
+@pytest.mark.parametrize("strategy", ["last", "uniform"])
+def test_one_edge_shortcut_samples_the_same(strategy):
+    g, _ = tree_graph(1)
+    rng = np.random.default_rng(5)
+    n = 60
+    seeds = np.concatenate([rng.integers(0, 30, n // 2), rng.integers(30, 230, n // 2)])
+    types = np.repeat([0, 1], n // 2)
+    times = rng.integers(0, 110, n)
+    fast = run(g, seeds, types, times, [4, 3, 2], strategy, base_seed=7)
+    slow = run({**g, "et_dense": np.full(2, -1, dtype=np.int64)}, seeds, types, times,
+               [4, 3, 2], strategy, base_seed=7)
+    for x, y in zip(fast, slow):
+        assert np.array_equal(x, y)
+    if strategy == "last":
+        for s in range(n):
+            assert per_seed(fast, s) == reference_last(g, int(seeds[s]), int(types[s]),
+                                                       int(times[s]), [4, 3, 2])
