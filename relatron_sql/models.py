@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -113,8 +114,15 @@ def _importable(name: str) -> bool:
 def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
           budget: int | None = None, seed: int = 0, device: str = "cpu",
           time_budget: float | None = None, retrain: bool = False,
-          progress=None) -> dict:
-    """Search, select and register a model for task ``name``; returns a summary with metrics."""
+          progress=None, defer: bool = False):
+    """Search, select and register a model for task ``name``; returns a summary with metrics.
+
+    With ``defer``, nothing is left in the registry when the search ends: the trial rows
+    written for watchers are taken back out, and what is returned is ``commit(con)``, which
+    puts them back, registers the model in one transaction and returns the summary. The SQL
+    function calls it from a second step of the same statement, so that an interrupt of that
+    statement (DuckDB stops between the two steps) leaves the registry as it was.
+    """
     task = load_task(con, name)
     progress = progress if progress is not None else progress_mod.current()
     if budget is not None and budget <= 0:
@@ -139,7 +147,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     if not retrain:
         previous = _same_call(con, name, call, fingerprint)
         if previous is not None:
-            return previous
+            return (lambda _con: previous) if defer else previous
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
     trial_log = _TrialLog(con, name, run_id, chosen, getattr(progress, "on_trial", None))
@@ -161,14 +169,25 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
             scores[split] = metrics.evaluate(task.kind, rows.label,
                                              fitted.model.predict(con, task, rows))
         seconds = time.perf_counter() - started
-        version = _register(con, task, chosen, fitted, scores, seed, fingerprint, seconds,
-                            decision, call)
+        register = functools.partial(_register, task=task, family=chosen, fitted=fitted,
+                                     scores=scores, seed=seed, fingerprint=fingerprint,
+                                     seconds=seconds, decision=decision, call=call)
+        summary = {"name": name, "family": chosen, "route": decision, "metric": task.metric,
+                   "val": scores["val"], "test": scores["test"], "config": fitted.config,
+                   "seconds": round(seconds, 2)}
+        if defer:
+            trials = trial_log.take()
+        else:
+            return {**summary, "version": register(con)}
     except BaseException:
         trial_log.discard()
         raise
-    return {"name": name, "version": version, "family": chosen, "route": decision,
-            "metric": task.metric, "val": scores["val"], "test": scores["test"],
-            "config": fitted.config, "seconds": round(seconds, 2)}
+
+    def commit(con2) -> dict:
+        with registry.transaction(con2) as cur:
+            _TrialLog.restore(cur, trials)
+            return {**summary, "version": register(cur)}
+    return commit
 
 
 class _TrialLog:
@@ -195,6 +214,24 @@ class _TrialLog:
         with registry.transaction(self.con) as cur:
             cur.execute("DELETE FROM relatron.trials WHERE run_id = ?", [self.run_id])
 
+    def take(self) -> list[tuple]:
+        """This run's rows, removed from the table (see :meth:`restore`)."""
+        with registry.transaction(self.con) as cur:
+            rows = cur.execute(f"SELECT {_TRIAL_COLUMNS} FROM relatron.trials WHERE run_id = ?",
+                               [self.run_id]).fetchall()
+            cur.execute("DELETE FROM relatron.trials WHERE run_id = ?", [self.run_id])
+        return rows
+
+    @staticmethod
+    def restore(cur, rows: list[tuple]) -> None:
+        if rows:
+            cur.executemany(f"INSERT INTO relatron.trials ({_TRIAL_COLUMNS}) VALUES "
+                            f"({', '.join('?' * len(rows[0]))})", rows)
+
+
+_TRIAL_COLUMNS = ("name, run_id, family, trial, epoch, config, train_loss, val_metric, seconds, "
+                  "created_at")
+
 
 def _finite(x):
     return None if x is None or not np.isfinite(x) else float(x)
@@ -215,7 +252,7 @@ def _same_call(con, name: str, call: dict, fingerprint: str) -> dict | None:
             "config": json.loads(config), "seconds": seconds, "reused": True}
 
 
-def _register(con, task: Task, family: str, fitted, scores, seed, fingerprint, seconds,
+def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint, seconds,
               decision, call) -> int:
     with registry.transaction(con) as cur:
         version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM relatron.models "

@@ -92,6 +92,46 @@ def test_interrupt_leaves_the_registry_as_it_was(con):
                        "'user-active'").fetchall() == active
 
 
+def test_duckdb_interrupt_of_sql_train_leaves_the_registry_as_it_was(con):
+    """con.interrupt() takes effect only once the running UDF returns; training registers
+    nothing until a second step of the statement, which DuckDB then never runs."""
+    import duckdb
+    from relatron_sql.udfs import models as sql_models
+
+    staged = len(sql_models._STAGED)
+    models.train(con, "user-active", family="baseline")
+    before = _registry(con)
+    active = con.execute("SELECT version, family FROM relatron.models WHERE active AND name = "
+                         "'user-active'").fetchall()
+    watched = []
+
+    class Interrupting(progress.ProgressLine):
+        def on_trial(self, **row):
+            cur = con.cursor()   # a watcher on another connection sees the trials meanwhile
+            watched.append(cur.execute("SELECT COUNT(*) FROM relatron.trials WHERE name = "
+                                       "'user-active'").fetchall()[0][0])
+            cur.close()
+            if len(watched) == 3:
+                con.interrupt()
+            super().on_trial(**row)
+
+    with progress.attached(Interrupting(io.StringIO())):
+        with pytest.raises(duckdb.InterruptException):
+            con.execute("SELECT relatron_train('user-active', family := 'epochs', "
+                        "budget := 1)").fetchall()
+    assert len(watched) == 6 and watched[-1] > before["trials"]   # it ran to the end
+    assert _registry(con) == before
+    assert con.execute("SELECT version, family FROM relatron.models WHERE active AND name = "
+                       "'user-active'").fetchall() == active
+    # the same call, not interrupted, registers through the second step
+    summary = json.loads(con.execute("SELECT relatron_train('user-active', family := 'epochs', "
+                                     "budget := 1)").fetchall()[0][0])
+    assert summary["version"] == active[0][0] + 1
+    assert _registry(con)["trials"] == before["trials"] + 6
+    # only the interrupted statement's model waits, unregistered, until it is dropped as stale
+    assert len(sql_models._STAGED) == staged + 1
+
+
 def test_text_without_time_budget_shows_elapsed():
     line = progress.ProgressLine(io.StringIO(), always=True)
     line.begin("t", "dfs", 5, None, "auroc", True)

@@ -16,6 +16,8 @@ class SqlFunction:
     params: tuple[tuple[str, str, str | None], ...]  # (name, DuckDB type, default SQL or None)
     returns: str
     table: bool = False                # a table macro over a LIST(STRUCT) result
+    commit: str | None = None          # a second function, run on this one's result (below)
+    hidden: bool = False               # no macro of its own: only called by other macros
 
 
 FUNCTIONS: list[SqlFunction] = []
@@ -27,10 +29,17 @@ def macro(signature: str, body: str) -> None:
     MACROS.append((signature, body))
 
 
-def sql_function(name: str, params: list[tuple], returns: str, table: bool = False):
-    """Register ``impl(con, *args)`` as the SQL function ``name``."""
+def sql_function(name: str, params: list[tuple], returns: str, table: bool = False,
+                 commit: str | None = None, hidden: bool = False):
+    """Register ``impl(con, *args)`` as the SQL function ``name``.
+
+    With ``commit``, the macro runs in two steps of one statement: this function's result
+    goes, through a subquery, to the function named ``commit``. DuckDB checks for an interrupt
+    between the two, so work that this function only prepares and ``commit`` writes is never
+    written when the statement is interrupted while this function runs.
+    """
     def wrap(impl):
-        FUNCTIONS.append(SqlFunction(name, impl, tuple(params), returns, table))
+        FUNCTIONS.append(SqlFunction(name, impl, tuple(params), returns, table, commit, hidden))
         return impl
     return wrap
 
@@ -62,6 +71,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the (temporary, per-connection) macros; a cursor needs them again, not the UDFs."""
     for fn in FUNCTIONS:
+        if fn.hidden:
+            continue
         udf_name = fn.name + "_udf"
         required = [p[0] for p in fn.params if p[2] is None]
         optional = [f"{p[0]} := {p[2]}" for p in fn.params if p[2] is not None]
@@ -69,6 +80,8 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
         call = f"{udf_name}({', '.join(p[0] for p in fn.params)})"
         if fn.table:
             body = f"TABLE SELECT unnest({call}, recursive := true)"
+        elif fn.commit:
+            body = f"(SELECT {fn.commit}_udf(staged) FROM (SELECT {call} AS staged OFFSET 0))"
         else:
             body = call
         con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", fn.name + "(" + signature + ")",
