@@ -206,6 +206,12 @@ class _Notes(logging.Handler):
     def __init__(self, line: ProgressLine):
         super().__init__(logging.INFO)
         self.line = line
+        self.said: set[str] = set()   # a message logged and also warned is printed once
+
+    def say(self, text: str) -> None:
+        if text not in self.said:
+            self.said.add(text)
+            self.line.note(text)
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info and record.exc_info[0] is KeyboardInterrupt or \
@@ -213,12 +219,13 @@ class _Notes(logging.Handler):
             return   # an interrupt is reported once, as the statement's error
         if record.name.startswith("optuna") and " failed with value None" in record.getMessage():
             return
-        self.line.note(f"{record.levelname.lower()}: {record.getMessage()}")
+        self.say(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 @contextlib.contextmanager
 def notes(line: ProgressLine, loggers=("relatron_sql", "optuna")) -> Iterator[None]:
-    """While the block runs, print log records and warnings as one line each, above ``line``.
+    """While the block runs, print log records and warnings as one line each, above ``line``;
+    the same message twice (a logged warning that is also raised as a Python warning) once.
 
     Tracebacks that libraries attach to log records are left out: the statement's error line
     says what failed.
@@ -239,7 +246,7 @@ def notes(line: ProgressLine, loggers=("relatron_sql", "optuna")) -> Iterator[No
         logger.handlers = [handler]
         logger.propagate = False
     shown = warnings.showwarning
-    warnings.showwarning = lambda message, category, *args, **kwargs: line.note(
+    warnings.showwarning = lambda message, category, *args, **kwargs: handler.say(
         f"warning: {message}")
     try:
         yield

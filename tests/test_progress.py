@@ -159,6 +159,8 @@ def test_notes_print_one_line_per_message_without_tracebacks():
         except KeyboardInterrupt:
             logging.getLogger("optuna.study").warning("Trial 0 failed", exc_info=True)
         logging.getLogger("optuna.study").warning("Trial 0 failed with value None.")
+        logging.getLogger("relatron_sql.dfs").warning("twice")
+        warnings.warn("twice")
     assert out.getvalue().splitlines() == ["warning: left out airports.name",
-                                           "warning: a library warning"]
+                                           "warning: a library warning", "warning: twice"]
     assert logging.getLogger("relatron_sql").handlers == []
