@@ -87,8 +87,8 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
     group's searches wait on memory together rather than one after another. A group grows in
     small scratch arrays that stay in cache; finished seeds are appended one after another to
     the chunk's part of the output slots (the chunk owns ``node_bound`` and ``edge_bound``
-    slots per seed, but fills them densely from the start). Each seed's draws and output are the same as if it were sampled
-    alone.
+    slots per seed, but fills them densely from the start). Each seed's draws and output are
+    the same as if it were sampled alone.
     """
     n_seeds = seeds.shape[0]
     n_hops = fanouts.shape[0]
@@ -310,9 +310,11 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     ``et_dense`` (from :func:`one_edge_rows`) marks the edge types whose rows hold exactly one
     edge each; pass -1 for every edge type to always read ``indptr``.
 
-    Writes into caller-owned slot arrays, which must hold ``len(seeds) * node_bound`` and
-    ``len(seeds) * edge_bound`` entries: node global id, node type, hop; edge type, source and
-    destination as positions inside the seed's own node list. Returns, per seed, the node and
+    ``edge_bound`` must be at least the edges one seed can produce and ``node_bound`` at least
+    ``edge_bound + 1`` (the seed and one new node per edge). Writes into caller-owned slot
+    arrays, which must hold ``len(seeds) * node_bound`` and ``len(seeds) * edge_bound``
+    entries: node global id, node type, hop; edge type, source and destination as positions
+    inside the seed's own node list. Returns, per seed, the node and
     edge counts and where its nodes and edges start in the slot arrays. Seed ``s`` draws its
     random numbers from ``(base_seed, seed_offset + s)``.
     """
@@ -324,7 +326,8 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     n_chunks = max(1, min(n_seeds, int(n_chunks)))
     args = (indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
             type_offset, seeds, seed_type, seed_time, fanouts, np.int64(strategy),
-            np.uint64(base_seed), np.int64(seed_offset), np.int64(node_bound), np.int64(edge_bound),
+            np.uint64(base_seed), np.int64(seed_offset), np.int64(node_bound),
+            np.int64(edge_bound),
             np.int64(max(1, min(MAX_GROUP, GROUP_SLOTS // max(int(node_bound), 1)))), node,
             ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start)
     if n_chunks == 1:

@@ -169,7 +169,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
             scores[split] = metrics.evaluate(task.kind, rows.label,
                                              fitted.model.predict(con, task, rows))
         seconds = time.perf_counter() - started
-        register = functools.partial(_register, task=task, family=chosen, fitted=fitted,
+        kept = dataclasses.replace(fitted, model=None)   # what registering needs, no model
+        register = functools.partial(_register, task=task, family=chosen, fitted=kept,
                                      scores=scores, seed=seed, fingerprint=fingerprint,
                                      seconds=seconds, decision=decision, call=call)
         summary = {"name": name, "family": chosen, "route": decision, "metric": task.metric,

@@ -132,6 +132,39 @@ def test_duckdb_interrupt_of_sql_train_leaves_the_registry_as_it_was(con):
     assert len(sql_models._STAGED) == staged + 1
 
 
+def test_ctrl_c_during_evaluation_registers_nothing(con):
+    import duckdb
+
+    models.train(con, "user-active", family="baseline")
+    before = _registry(con)
+
+    class LateInterrupt(progress.ProgressLine):
+        def __call__(self, message):
+            super().__call__(message)
+            if message == "evaluating":
+                self.interrupt()   # after the last check inside the search
+
+    with progress.attached(LateInterrupt(io.StringIO())):
+        with pytest.raises((KeyboardInterrupt, duckdb.Error), match="interrupted"):
+            con.execute("SELECT relatron_train('user-active', family := 'epochs', "
+                        "budget := 1)").fetchall()
+    assert _registry(con) == before
+
+
+def test_one_statement_trains_several_tasks_and_too_many_is_a_clear_error(con, monkeypatch):
+    import duckdb
+    from relatron_sql.udfs import models as sql_models
+
+    many = ("SELECT n, relatron_train(n, family := 'baseline') AS summary "
+            "FROM (VALUES ('user-active'), ('user-spend')) AS t(n) ORDER BY n")
+    rows = con.execute(many).fetchall()
+    assert [(n, json.loads(s)["name"], json.loads(s)["version"]) for n, s in rows] == [
+        ("user-active", "user-active", 1), ("user-spend", "user-spend", 1)]
+    monkeypatch.setattr(sql_models, "_MAX_STAGED", 1)
+    with pytest.raises(duckdb.Error, match="dropped before it could be registered.*fewer tasks"):
+        con.execute(many.replace("'baseline'", "'baseline', retrain := true")).fetchall()
+
+
 def test_text_without_time_budget_shows_elapsed():
     line = progress.ProgressLine(io.StringIO(), always=True)
     line.begin("t", "dfs", 5, None, "auroc", True)

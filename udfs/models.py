@@ -1,21 +1,24 @@
 """SQL functions for models: train, predict, predictions, evaluate, explain."""
 from __future__ import annotations
 
+import collections
 import threading
-import time
 import uuid
 
-from relatron_sql import models
+from relatron_sql import models, progress
+from relatron_sql.errors import TrainError
 
 from .base import as_json, macro, sql_function
 from .core import required
 
 
-#: trained models waiting for the second step of their statement: token -> (when, commit)
-_STAGED: dict[str, tuple[float, object]] = {}
+#: trained models waiting for the second step of their statement, oldest first. A statement
+#: over many rows runs every first step before any second step, so entries wait for the whole
+#: statement; an interrupted statement's entries are never taken, and the oldest beyond
+#: ``_MAX_STAGED`` are dropped.
+_STAGED: collections.OrderedDict[str, object] = collections.OrderedDict()
 _STAGED_LOCK = threading.Lock()
-#: a staged model not committed within this many seconds belongs to an interrupted statement
-_STALE_SECONDS = 600.0
+_MAX_STAGED = 64
 
 
 @sql_function("relatron_train", [
@@ -28,11 +31,10 @@ def train(con, name, family, budget, seed, device, time_budget, retrain):
                           0 if seed is None else seed, required(device, "device"), time_budget,
                           bool(retrain), defer=True)
     token = uuid.uuid4().hex
-    now = time.monotonic()
     with _STAGED_LOCK:
-        for old in [t for t, (when, _) in _STAGED.items() if now - when > _STALE_SECONDS]:
-            del _STAGED[old]
-        _STAGED[token] = (now, commit)
+        _STAGED[token] = commit
+        while len(_STAGED) > _MAX_STAGED:
+            _STAGED.popitem(last=False)
     return token
 
 
@@ -40,7 +42,14 @@ def train(con, name, family, budget, seed, device, time_budget, retrain):
 def train_commit(con, token):
     """Step two: register the model staged under ``token`` (one transaction)."""
     with _STAGED_LOCK:
-        _, commit = _STAGED.pop(token)
+        commit = _STAGED.pop(token, None)
+    if commit is None:
+        raise TrainError(f"a model trained by this statement was dropped before it could be "
+                         f"registered: more than {_MAX_STAGED} trainings waited at once; "
+                         "train fewer tasks per statement")
+    line = progress.current()
+    if line is not None:
+        line.check_interrupt()   # a Ctrl-C during evaluation still registers nothing
     return as_json(commit(con))
 
 
