@@ -218,20 +218,17 @@ class _TrialLog:
     def take(self) -> list[tuple]:
         """This run's rows, removed from the table (see :meth:`restore`)."""
         with registry.transaction(self.con) as cur:
-            rows = cur.execute(f"SELECT {_TRIAL_COLUMNS} FROM relatron.trials WHERE run_id = ?",
+            rows = cur.execute("SELECT * FROM relatron.trials WHERE run_id = ?",
                                [self.run_id]).fetchall()
             cur.execute("DELETE FROM relatron.trials WHERE run_id = ?", [self.run_id])
         return rows
 
     @staticmethod
     def restore(cur, rows: list[tuple]) -> None:
+        """Put back rows from :meth:`take` (every column, in table order)."""
         if rows:
-            cur.executemany(f"INSERT INTO relatron.trials ({_TRIAL_COLUMNS}) VALUES "
-                            f"({', '.join('?' * len(rows[0]))})", rows)
-
-
-_TRIAL_COLUMNS = ("name, run_id, family, trial, epoch, config, train_loss, val_metric, seconds, "
-                  "created_at")
+            cur.executemany("INSERT INTO relatron.trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            rows)
 
 
 def _finite(x):
