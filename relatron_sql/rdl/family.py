@@ -60,13 +60,10 @@ class RDLFamily:
             score, trial, epoch, state, model = landscape.pop("winner")
             model.net.load_state_dict(state)
             info = {**info, "best_epoch": epoch}
-        config = {**model.config, "trial": trial, "epochs": info["epochs"],
-                  "best_epoch": info["best_epoch"], "epoch_seconds": info["epoch_seconds"],
-                  "encoders": {n: e.config() for n, e in model.encoders.items()},
-                  "node_dims": {n: list(d) for n, d in prepared.node_dims().items()},
-                  "node_types": prepared.graph.node_types,
-                  "edge_types": [list(e) for e in prepared.graph.edge_types],
-                  "device": options.device, "landscape": landscape}
+        config = {**engine.stored_config(model, prepared), "trial": trial,
+                  "epochs": info["epochs"], "best_epoch": info["best_epoch"],
+                  "epoch_seconds": info["epoch_seconds"], "device": options.device,
+                  "landscape": landscape}
         model.config = config
         options.progress("rdl: permutation importance on the validation split")
         features = engine.permutation_importance(con, task, model, splits["val"],

@@ -409,6 +409,15 @@ def permutation_importance(con, task: Task, model: RDLModel, rows: Rows, seed: i
     return sorted(out, key=lambda r: -r["importance"])
 
 
+def stored_config(model: RDLModel, prepared: Prepared) -> dict:
+    """``model.config`` with what :func:`load_model` needs to rebuild the model elsewhere."""
+    return {**model.config,
+            "encoders": {n: e.config() for n, e in model.encoders.items()},
+            "node_dims": {n: list(d) for n, d in prepared.node_dims().items()},
+            "node_types": prepared.graph.node_types,
+            "edge_types": [list(e) for e in prepared.graph.edge_types]}
+
+
 def load_model(config: dict, artifacts: dict[str, bytes], device: str = "cpu") -> RDLModel:
     encoders = {n: TableEncoder.from_config(c) for n, c in config["encoders"].items()}
     dims = {n: tuple(d) for n, d in config["node_dims"].items()}

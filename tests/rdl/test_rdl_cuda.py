@@ -43,11 +43,7 @@ def test_cuda_and_cpu_copies_of_one_model_agree(gen_con):
     rows = models.split_rows(gen_con, task, "test")
     on_gpu = model.predict(gen_con, task, rows)
     artifacts = {"weights": model.state_bytes()}
-    on_cpu = engine.load_model(model.config | {
-        "encoders": {n: e.config() for n, e in model.encoders.items()},
-        "node_dims": {n: list(d) for n, d in prepared.node_dims().items()},
-        "node_types": prepared.graph.node_types,
-        "edge_types": [list(e) for e in prepared.graph.edge_types]}, artifacts, "cpu")
+    on_cpu = engine.load_model(engine.stored_config(model, prepared), artifacts, "cpu")
     assert np.allclose(on_gpu, on_cpu.predict(gen_con, task, rows), rtol=1e-4, atol=1e-4)
 
 
