@@ -5,7 +5,7 @@ through the normal training path, recording the validation-selected config with 
 test metric. Writes relatron_sql/data/bank.json (resumable: rows already there are kept).
 
 Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
-       [--rdl-budget 2] [--out relatron_sql/data/bank.json]
+       [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json]
 """
 from __future__ import annotations
 
@@ -69,8 +69,10 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="")
     ap.add_argument("--dfs-budget", type=int, default=6)
     ap.add_argument("--rdl-budget", type=int, default=1)
-    ap.add_argument("--seconds", type=float, default=60.0,
-                    help="time budget of each family's search per task")
+    ap.add_argument("--seconds", type=float, default=400.0,
+                    help="time budget of each family's search per task: enough for RDL's "
+                         "default trial (at most 300 s) and DFS's trials to finish, so that "
+                         "neither family is cut short")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

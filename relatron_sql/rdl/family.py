@@ -8,6 +8,7 @@ permutation importance per source table (and for the label history) on the valid
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from ..families import FitOptions, Fitted
@@ -28,9 +29,11 @@ class RDLFamily:
     name = "rdl"
     default_budget = 1
 
-    #: Weight of flatness against the validation metric when choosing the checkpoint
+    #: Weight of flatness against the validation metric when choosing among the best trials
     #: (0 = plain best-validation selection).
     flatness_weight = 0.5
+    #: Trials whose best checkpoints compete on flatness.
+    TOP_TRIALS = 3
 
     def fit(self, con, task: Task, options: FitOptions) -> Fitted:
         check_device(options.device)
@@ -38,7 +41,7 @@ class RDLFamily:
         deadline = None if options.time_budget is None else started + options.time_budget
         prepared = engine.Prepared.build(con, task)
         splits = {s: split_rows(con, task, s) for s in ("train", "val")}
-        best, candidates, last = None, [], 0.0
+        candidates, last = [], 0.0   # one per trial: (val score, trial, model, info)
         for trial, overrides in enumerate(trial_configs(options)):
             if deadline is not None and trial > 0 and time.perf_counter() + last >= deadline:
                 break  # not enough time left for another trial as long as the last one
@@ -48,18 +51,11 @@ class RDLFamily:
             model, score, info = engine.fit(con, task, prepared, config, options.seed + trial,
                                             options.device, trial, options.trial_log,
                                             options.progress, deadline, splits)
-            candidates += [(s, trial, epoch, state, model)
-                           for s, epoch, state in info.pop("checkpoints")]
-            if best is None or task.better(score, best[1]):
-                best = (model, score, info, trial)
+            candidates.append((score, trial, model, info))
             last = time.perf_counter() - t0
-        model, score, info, trial = best
-        landscape = self.select_checkpoint(con, task, candidates, splits["val"], options,
-                                           started)
-        if landscape is not None:
-            score, trial, epoch, state, model = landscape.pop("winner")
-            model.net.load_state_dict(state)
-            info = {**info, "best_epoch": epoch}
+        ranked = sorted(candidates, key=lambda c: _sort_key(task, c[0]))
+        landscape = self.select_checkpoint(con, task, ranked, splits["val"], options, started)
+        score, trial, model, info = ranked[landscape["chosen"] if landscape else 0]
         config = {**engine.stored_config(model, prepared), "trial": trial,
                   "epochs": info["epochs"], "best_epoch": info["best_epoch"],
                   "epoch_seconds": info["epoch_seconds"], "device": options.device,
@@ -76,47 +72,50 @@ class RDLFamily:
         return Fitted(model, config, artifacts, features, score,
                       {"seconds": time.perf_counter() - started})
 
-    def select_checkpoint(self, con, task: Task, candidates: list, val, options: FitOptions,
+    def select_checkpoint(self, con, task: Task, ranked: list, val, options: FitOptions,
                           started: float) -> dict | None:
-        """Among the best checkpoints by validation score, prefer flat minima (see
-        relatron_sql.route.landscape); skipped with fewer than two candidates or when the time
-        budget is spent."""
+        """Among the ``TOP_TRIALS`` best trials by validation score (each at its best epoch),
+        prefer flat minima (see relatron_sql.route.landscape). Skipped with fewer than two
+        trials, at flatness weight 0, or when the time budget is spent."""
         from ..route import landscape
-        ranked = sorted(candidates, key=lambda c: -c[0] if task.higher_is_better else c[0])
-        ranked = ranked[:engine.TOP_CHECKPOINTS]
+        ranked = [c for c in ranked[:self.TOP_TRIALS] if c[3].get("best_state") is not None]
         if self.flatness_weight <= 0 or len(ranked) < 2 or (
                 options.time_budget is not None and
                 time.perf_counter() - started > options.time_budget):
             return None
-        options.progress(f"rdl: loss landscape of the {len(ranked)} best checkpoints")
+        options.progress(f"rdl: loss landscape of the {len(ranked)} best trials")
         measured = []
-        for s, trial, epoch, state, model in ranked:
-            kept = {k: v.clone() for k, v in model.net.state_dict().items()}
-            model.net.load_state_dict(state)
+        for s, trial, model, info in ranked:
             loss_fn = engine.probe_loss(con, task, model, val)
             flat = landscape.measure(model.net, loss_fn, seed=options.seed)
-            model.net.load_state_dict(kept)
-            measured.append({"val_metric": s, "trial": trial, "epoch": epoch,
+            measured.append({"val_metric": s, "trial": trial, "epoch": info["best_epoch"],
                              "flatness": flat.as_dict()})
         chosen = landscape.select(measured, task.higher_is_better, self.flatness_weight)
-        return {"candidates": measured, "chosen": chosen, "weight": self.flatness_weight,
-                "winner": ranked[chosen]}
+        return {"candidates": measured, "chosen": chosen, "weight": self.flatness_weight}
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> engine.RDLModel:
         return engine.load_model(config, artifacts)
 
 
+def _sort_key(task: Task, score: float) -> float:
+    """Best validation score first; a trial without a finite score last."""
+    if not math.isfinite(score):
+        return math.inf
+    return -score if task.higher_is_better else score
+
+
 def trial_configs(options: FitOptions) -> list[dict]:
     """Bank priors first (only the options this family knows), then the fixed trials; at most
-    ``budget`` of them, without repeats."""
+    ``budget`` of them, without repeats (a stored config that spells out the defaults repeats
+    the empty one)."""
     out: list[dict] = []
+    seen: list[dict] = []
     for config in [*getattr(options, "priors", []), *TRIALS]:
         known = {k: v for k, v in (config or {}).items() if k in engine.DEFAULTS}
-        if known not in out:
+        if {**engine.DEFAULTS, **known} not in seen:
+            seen.append({**engine.DEFAULTS, **known})
             out.append(known)
     return out[:max(1, options.budget)]
-
-
 
 
 FAMILY = RDLFamily()

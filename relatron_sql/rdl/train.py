@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 HIST_DIM = 5
 #: Validation rows scored per shuffled table when explaining a model.
 IMPORTANCE_ROWS = 3000
-#: Best epoch checkpoints kept per trial for selection by flatness.
-TOP_CHECKPOINTS = 3
 
 DEFAULTS = {"conv": "sage", "aggr": "sum", "channels": 128, "layers": 2, "fanouts": [32, 16],
             "strategy": "last", "lr": 0.005, "batch_size": 512, "max_epochs": 10, "patience": 3,
@@ -277,8 +275,7 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
                            weight_decay=config["weight_decay"])
     loss_fn = _loss(task.kind)
     sampler = NeighborSampler(prepared.graph, config["fanouts"], config["strategy"])
-    best, best_epoch, stale = None, -1, 0
-    top: list = []   # (val score, epoch, state dict), best first
+    best, best_epoch, best_state, stale = None, -1, None, 0
     info = {"epochs": 0, "epoch_seconds": [], "stopped": "max_epochs"}
     started = time.perf_counter()
     for epoch in range(config["max_epochs"]):
@@ -310,10 +307,9 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
             progress(f"rdl trial {trial} epoch {epoch}: loss {total / max(n, 1):.4f}, "
                      f"val {task.metric} {score:.4f}, {seconds:.1f}s")
         better = best is None or (score > best if task.higher_is_better else score < best)
-        if np.isfinite(score):
-            top = _keep_top(top, score, epoch, net, task.higher_is_better)
         if better and np.isfinite(score):
             best, best_epoch, stale = score, epoch, 0
+            best_state = copy.deepcopy(net.state_dict())
         else:
             stale += 1
         elapsed = time.perf_counter() - started
@@ -325,18 +321,11 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
                 deadline is not None and time.perf_counter() + per_epoch > deadline):
             info["stopped"] = "time"
             break
-    if top:
-        net.load_state_dict(top[0][2])
+    if best_state is not None:
+        net.load_state_dict(best_state)
     info["best_epoch"] = best_epoch
-    info["checkpoints"] = top
+    info["best_state"] = best_state
     return model, float("nan") if best is None else best, info
-
-
-def _keep_top(top: list, score: float, epoch: int, net, higher: bool) -> list:
-    """The ``TOP_CHECKPOINTS`` best epochs so far, best first, with copies of their weights."""
-    top = sorted([*top, (score, epoch, copy.deepcopy(net.state_dict()))],
-                 key=lambda c: -c[0] if higher else c[0])
-    return top[:TOP_CHECKPOINTS]
 
 
 def probe_loss(con, task: Task, model: RDLModel, rows: Rows, max_rows: int = 1024):

@@ -131,3 +131,7 @@ def test_trial_order_puts_bank_priors_first():
     assert trial_configs(options) == list(TRIALS[:3])
     options.priors = [{"conv": "gat", "entity": "users", "encoders": {}}, {}]
     assert trial_configs(options) == [{"conv": "gat"}, {}, dict(TRIALS[2])]
+    # a prior stored with every option spelled out at its default is the default trial
+    from relatron_sql.rdl.train import DEFAULTS
+    options.priors = [dict(DEFAULTS), {"conv": "gat"}]
+    assert trial_configs(options) == [dict(DEFAULTS), {"conv": "gat"}, dict(TRIALS[2])]

@@ -1,4 +1,4 @@
-"""RDL picks its checkpoint among the best epochs by validation score and flatness."""
+"""RDL picks its model among the best trials by validation score and flatness."""
 import pytest
 
 import relatron_sql
@@ -15,20 +15,34 @@ def gen():
     con.close()
 
 
-def test_checkpoint_chosen_by_validation_and_flatness(gen):
-    out = models.train(gen, "user-active", family="rdl", budget=1)
+def test_model_chosen_among_trials_by_validation_and_flatness(gen, monkeypatch):
+    monkeypatch.setattr(FAMILY, "TOP_TRIALS", 2)
+    out = models.train(gen, "user-active", family="rdl", budget=3)
     land = out["config"]["landscape"]
-    assert land is not None and 2 <= len(land["candidates"]) <= 3
+    assert land is not None and len(land["candidates"]) == 2   # the two best of three trials
     vals = [c["val_metric"] for c in land["candidates"]]
     assert vals == sorted(vals, reverse=True)  # best validation first
+    assert len({c["trial"] for c in land["candidates"]}) == 2
     chosen = land["candidates"][land["chosen"]]
+    assert out["config"]["trial"] == chosen["trial"]
     assert out["config"]["best_epoch"] == chosen["epoch"]
     for c in land["candidates"]:
         assert set(c["flatness"]) == {"loss", "curvature", "barrier", "gradient_norm"}
         assert c["flatness"]["gradient_norm"] >= 0
 
 
+def test_single_trial_skips_the_landscape(gen):
+    out = models.train(gen, "user-active", family="rdl", budget=1)
+    assert out["config"]["landscape"] is None
+    assert out["config"]["trial"] == 0
+
+
 def test_zero_weight_is_plain_best_validation(gen, monkeypatch):
     monkeypatch.setattr(FAMILY, "flatness_weight", 0.0)
-    out = models.train(gen, "user-active", family="rdl", budget=1, retrain=True)
+    out = models.train(gen, "user-active", family="rdl", budget=2, retrain=True)
     assert out["config"]["landscape"] is None
+    best_val, = gen.execute("SELECT MAX(val_metric) FROM relatron.trials "
+                            "WHERE name = 'user-active' AND run_id = (SELECT run_id FROM "
+                            "relatron.trials WHERE name = 'user-active' "
+                            "ORDER BY created_at DESC LIMIT 1)").fetchall()[0]
+    assert out["val"]["auroc"] == pytest.approx(best_val, abs=1e-9)
