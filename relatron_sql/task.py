@@ -60,6 +60,12 @@ class Task:
             return False
         return a > b if self.higher_is_better else a < b
 
+    def sort_key(self, score: float | None) -> float:
+        """Sorts validation scores best first, a NaN or missing score last."""
+        if score is None or not math.isfinite(score):
+            return math.inf
+        return -score if self.higher_is_better else score
+
 
 def time_bounds(con: duckdb.DuckDBPyConnection, schema: Schema, tables: list[str]
                 ) -> tuple[dt.datetime | None, dt.datetime | None]:

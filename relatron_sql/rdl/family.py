@@ -53,7 +53,7 @@ class RDLFamily:
                                             options.progress, deadline, splits)
             candidates.append((score, trial, model, info))
             last = time.perf_counter() - t0
-        ranked = sorted(candidates, key=lambda c: _sort_key(task, c[0]))
+        ranked = sorted(candidates, key=lambda c: task.sort_key(c[0]))
         landscape = self.select_checkpoint(con, task, ranked, splits["val"], options, started)
         score, trial, model, info = ranked[landscape["chosen"] if landscape else 0]
         config = {**engine.stored_config(model, prepared), "trial": trial,
@@ -78,7 +78,7 @@ class RDLFamily:
         prefer flat minima (see relatron_sql.route.landscape). Skipped with fewer than two
         trials, at flatness weight 0, or when the time budget is spent."""
         from ..route import landscape
-        ranked = [c for c in ranked[:self.TOP_TRIALS] if c[3].get("best_state") is not None]
+        ranked = [c for c in ranked[:self.TOP_TRIALS] if math.isfinite(c[0])]
         if self.flatness_weight <= 0 or len(ranked) < 2 or (
                 options.time_budget is not None and
                 time.perf_counter() - started > options.time_budget):
@@ -97,13 +97,6 @@ class RDLFamily:
         return engine.load_model(config, artifacts)
 
 
-def _sort_key(task: Task, score: float) -> float:
-    """Best validation score first; a trial without a finite score last."""
-    if not math.isfinite(score):
-        return math.inf
-    return -score if task.higher_is_better else score
-
-
 def trial_configs(options: FitOptions) -> list[dict]:
     """Bank priors first (only the options this family knows), then the fixed trials; at most
     ``budget`` of them, without repeats (a stored config that spells out the defaults repeats
@@ -112,8 +105,9 @@ def trial_configs(options: FitOptions) -> list[dict]:
     seen: list[dict] = []
     for config in [*getattr(options, "priors", []), *TRIALS]:
         known = {k: v for k, v in (config or {}).items() if k in engine.DEFAULTS}
-        if {**engine.DEFAULTS, **known} not in seen:
-            seen.append({**engine.DEFAULTS, **known})
+        full = {**engine.DEFAULTS, **known}
+        if full not in seen:
+            seen.append(full)
             out.append(known)
     return out[:max(1, options.budget)]
 

@@ -324,7 +324,6 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
     if best_state is not None:
         net.load_state_dict(best_state)
     info["best_epoch"] = best_epoch
-    info["best_state"] = best_state
     return model, float("nan") if best is None else best, info
 
 
