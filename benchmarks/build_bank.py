@@ -5,7 +5,9 @@ through the normal training path, recording the validation-selected config with 
 test metric. Writes relatron_sql/data/bank.json (resumable: rows already there are kept).
 
 Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
-       [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json]
+       [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json] [--keys-only]
+
+--keys-only trains nothing: it writes each existing row's ``test_key`` (see route/bank.py).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import time
 import relatron_sql
 from relatron_sql import models
 from relatron_sql.datasets import DATASETS, add_bank_tasks
-from relatron_sql.route import signals as signals_mod
+from relatron_sql.route import bank as bank_mod, signals as signals_mod
 from relatron_sql.task import load_task
 from relatron_sql.testing import make_database
 
@@ -74,6 +76,7 @@ def main(argv=None) -> int:
                          "default trial (at most 300 s) and DFS's trials to finish, so that "
                          "neither family is cut short")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--keys-only", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     out = pathlib.Path(args.out)
@@ -84,9 +87,12 @@ def main(argv=None) -> int:
     for db, con in databases(only):
         for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
             key = f"{db}/{name}"
-            if all((key, f) in done for f in budgets):
-                continue
             task = load_task(con, name)
+            for r in rows:
+                if r["task"] == key:
+                    r["test_key"] = bank_mod.test_key(task)
+            if args.keys_only or all((key, f) in done for f in budgets):
+                continue
             started = time.perf_counter()
             sig = signals_mod.compute(con, task)
             sig["metric"] = task.metric
@@ -97,7 +103,8 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 summary = models.train(con, name, family=family, budget=budget, seed=0,
                                        time_budget=args.seconds, retrain=True)
-                row = {"task": key, "database": db, "kind": task.kind, "metric": task.metric,
+                row = {"task": key, "database": db, "test_key": bank_mod.test_key(task),
+                       "kind": task.kind, "metric": task.metric,
                        "signals": sig, "family": family, "config": summary["config"],
                        "val_metric": summary["val"].get(task.metric),
                        "test_metric": summary["test"].get(task.metric),
@@ -108,6 +115,7 @@ def main(argv=None) -> int:
                 print(f"  {family}: val {row['val_metric']:.4f} test {row['test_metric']:.4f} "
                       f"({row['seconds']} s)", flush=True)
         con.close()
+    out.write_text(json.dumps(rows, indent=1, default=str))
     print(f"{len(rows)} rows in {out}")
     return 0
 

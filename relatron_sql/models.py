@@ -25,7 +25,7 @@ from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
 from .schema import read_schema
 from .sqlbuild import render, table as table_ref
-from .task import SPLITS, Task, load_task, task_rows, time_bounds
+from .task import SPLITS, Task, check_learnable, load_task, task_rows, time_bounds
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         if not task.counts.get(split, {}).get("rows"):
             raise bad_argument("name", f"task {name!r} has no {split} rows; redefine it with "
                                "other timestamps", None, TrainError)
+    check_learnable(con, task)
     fingerprint = data_fingerprint(con, task)
     if progress is not None:
         progress("routing" if family == "auto" else "preparing")
@@ -308,13 +309,18 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
 
 def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test",
             anchor_time: dt.datetime | None = None) -> int:
-    """Score a split (or every entity at ``anchor_time``) into ``relatron.predictions``."""
+    """Score a split (or every entity at ``anchor_time``) into ``relatron.predictions``.
+
+    ``split`` is checked even when ``anchor_time`` is given; it may then be ``None``.
+    """
+    if split is None and anchor_time is None:
+        raise bad_argument("split", "is NULL; give a split or an anchor_time", SPLITS, TrainError)
+    if split is not None and split not in SPLITS:
+        raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     task, version, _, model = active_model(con, name)
     if anchor_time is not None:
         rows, label = _fresh_rows(con, task, anchor_time), "fresh"
     else:
-        if split not in SPLITS:
-            raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
         rows, label = split_rows(con, task, split), split
     values = model.predict(con, task, rows) if len(rows) else np.array([])
     with registry.transaction(con) as cur:

@@ -212,40 +212,50 @@ def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
     return out
 
 
-def declare(con: duckdb.DuckDBPyConnection, table: str, primary_key: str | None = None,
+def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | None = None,
             foreign_keys: Mapping[str, str] | None = None, time_column: str | None = None) -> str:
-    """Record keys and the time column of ``table``; validated against the database."""
+    """Record keys and the time column of ``table_name``; validated against the database.
+
+    Only the arguments given change: one left out (``None``, or NULL from SQL) keeps what an
+    earlier declaration of the table said. ``foreign_keys`` replaces the table's declared
+    foreign keys as a whole; an empty map clears them.
+    """
     names = user_tables(con)
-    if table not in names:
-        raise bad_argument("table", f"no table {table!r}", names, SchemaError)
+    if table_name not in names:
+        raise bad_argument("table_name", f"no table {table_name!r}", names, SchemaError)
     columns = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ?", [table]).fetchall()]
+        "AND schema_name = 'main' AND table_name = ?", [table_name]).fetchall()]
     for argument, col in (("primary_key", primary_key), ("time_column", time_column)):
         if col is not None and col not in columns:
-            raise bad_argument(argument, f"table {table!r} has no column {col!r}", columns,
+            raise bad_argument(argument, f"table {table_name!r} has no column {col!r}", columns,
                                SchemaError)
-    foreign_keys = dict(foreign_keys or {})
-    for col, parent in foreign_keys.items():
+    for col, parent in (foreign_keys or {}).items():
         if col not in columns:
-            raise bad_argument("foreign_keys", f"table {table!r} has no column {col!r}", columns,
-                               SchemaError)
+            raise bad_argument("foreign_keys", f"table {table_name!r} has no column {col!r}",
+                               columns, SchemaError)
         if parent not in names:
             raise bad_argument("foreign_keys", f"column {col!r} references unknown table "
                                f"{parent!r}", names, SchemaError)
     if time_column is not None:
         dtype = con.execute("SELECT data_type FROM duckdb_columns() WHERE database_name = "
                             "current_database() AND schema_name = 'main' AND table_name = ? "
-                            "AND column_name = ?", [table, time_column]).fetchall()[0][0]
+                            "AND column_name = ?", [table_name, time_column]).fetchall()[0][0]
         if not dtype.upper().startswith(("TIMESTAMP", "DATE")):
-            raise bad_argument("time_column", f"{table}.{time_column} has type {dtype}; "
+            raise bad_argument("time_column", f"{table_name}.{time_column} has type {dtype}; "
                                "a time column must be DATE or TIMESTAMP", None, SchemaError)
     with registry.transaction(con) as cur:
-        cur.execute("DELETE FROM relatron.declarations WHERE table_name = ?", [table])
+        earlier = declarations(cur).get(table_name, {})
+        merged = {"primary_key": primary_key, "time_column": time_column,
+                  "foreign_keys": None if foreign_keys is None else dict(foreign_keys)}
+        merged = {k: earlier.get(k) if v is None else v for k, v in merged.items()}
+        cur.execute("DELETE FROM relatron.declarations WHERE table_name = ?", [table_name])
         cur.execute("INSERT INTO relatron.declarations (table_name, primary_key, foreign_keys, "
                     "time_column) VALUES (?, ?, ?, ?)",
-                    [table, primary_key, json.dumps(foreign_keys, sort_keys=True), time_column])
-    return f"declared {table}"
+                    [table_name, merged["primary_key"],
+                     json.dumps(merged["foreign_keys"] or {}, sort_keys=True),
+                     merged["time_column"]])
+    return f"declared {table_name}"
 
 
 def schema_rows(schema: Schema) -> list[dict]:

@@ -118,19 +118,26 @@ def _as_datetime(value, argument: str) -> dt.datetime:
 
 
 def _check_label_sql(label_sql: str | None) -> str:
-    if not label_sql or not str(label_sql).strip():
+    """The query text, without a trailing ``;`` or comment; it must be one SELECT."""
+    if label_sql is None:
+        raise bad_argument("label_sql", "is required and was NULL; give a SELECT of "
+                           "(anchor_time, entity id, label) FROM relatron_anchors", None, TaskError)
+    if not str(label_sql).strip():
         raise bad_argument("label_sql", "is empty; give a SELECT of (anchor_time, entity id, "
                            "label) FROM relatron_anchors", None, TaskError)
     try:
         parsed = sqlglot.parse(label_sql, read="duckdb")
-    except sqlglot.errors.ParseError as e:
+        tokens = sqlglot.tokenize(label_sql, read="duckdb")
+    except sqlglot.errors.SqlglotError as e:
         raise bad_argument("label_sql", f"does not parse: {str(e).splitlines()[0]}", None,
                            TaskError) from None
-    parsed = [p for p in parsed if p is not None]
+    parsed = [p for p in parsed if p is not None and not isinstance(p, exp.Semicolon)]
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
         raise bad_argument("label_sql", "must be a single SELECT query returning (anchor_time, "
                            "entity id, label)", None, TaskError)
-    return label_sql.strip().rstrip(";")
+    while tokens and tokens[-1].token_type == sqlglot.TokenType.SEMICOLON:
+        tokens.pop()
+    return label_sql[:tokens[-1].end + 1].strip()
 
 
 def task_exists(con, name: str) -> bool:
@@ -142,7 +149,12 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
                 val_timestamp=None, test_timestamp=None, eval_windows: int = 40,
                 train_start=None, description: str | None = None, replace: bool = False,
                 schema: Schema | None = None) -> dict:
-    """Define a task, materialise its rows in ``relatron.task_rows`` and return counts per split."""
+    """Define a task, materialise its rows in ``relatron.task_rows`` and return counts per split.
+
+    With ``replace``, an existing task of that name is redefined; when its definition changes
+    (anything but the description), its models stay in ``relatron.models`` but are no longer
+    active, so predicting or evaluating needs a new ``relatron_train`` first.
+    """
     if not name or not str(name).strip():
         raise bad_argument("name", "a task needs a non-empty name", None, TaskError)
     if kind not in KINDS:
@@ -191,6 +203,7 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
         counts, num_classes = _materialise(cur, name, ent.name, ent.primary_key, key_type, kind,
                                            label_sql)
         cur.execute("DROP TABLE relatron_anchors")
+        before = _definition(cur, name)
         cur.execute("DELETE FROM relatron.tasks WHERE name = ?", [name])
         cur.execute(
             "INSERT INTO relatron.tasks (name, entity, entity_key, entity_key_type, kind, horizon,"
@@ -199,7 +212,23 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
             [name, entity, ent.primary_key, key_type, kind, horizon, val_ts, test_ts,
              eval_windows, start, label_sql, KINDS[kind], num_classes, description,
              json.dumps(counts)])
+        if _definition(cur, name) != before:
+            # models trained for another definition must not score this one; kept as history
+            cur.execute("UPDATE relatron.models SET active = false WHERE name = ? AND active",
+                        [name])
     return counts
+
+
+#: what a task's models depend on (its description and row counts are not among them)
+_DEFINITION = ("entity", "entity_key", "entity_key_type", "kind", "horizon", "val_timestamp",
+               "test_timestamp", "eval_windows", "train_start", "label_sql", "metric",
+               "num_classes")
+
+
+def _definition(cur, name: str) -> tuple | None:
+    rows = cur.execute("SELECT " + ", ".join(_DEFINITION) + " FROM relatron.tasks WHERE name = ?",
+                       [name]).fetchall()
+    return rows[0] if rows else None
 
 
 def _materialise(cur, name, entity, key, key_type, kind, label_sql):
@@ -278,6 +307,16 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
     cur.execute("DROP TABLE relatron_labels")
     return counts, num_classes
 
+
+def check_learnable(con, task: Task) -> None:
+    """Raise when the training labels of ``task`` hold a single value: nothing to learn."""
+    distinct, = con.execute("SELECT COUNT(DISTINCT label) FROM relatron.task_rows WHERE task = ?"
+                            " AND split = 'train'", [task.name]).fetchall()[0]
+    if distinct < 2:
+        what = "constant labels" if task.kind == "regression" else "a single label value"
+        raise bad_argument("name", f"task {task.name!r} has {what} in its training rows: "
+                           "there is nothing to learn; redefine its label_sql or timestamps",
+                           None, TaskError)
 
 
 def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:

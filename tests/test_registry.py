@@ -8,7 +8,7 @@ import pytest
 
 import relatron_sql
 from relatron_sql import registry
-from relatron_sql.testing import make_database
+from relatron_sql.testing import ACTIVE_SQL, make_database
 from snapshot import snapshot
 
 TABLES = {"declarations", "tasks", "task_rows", "models", "artifacts", "trials", "features",
@@ -92,3 +92,43 @@ def test_schema_reports_dangling_and_null_times(con, caplog):
     assert rows[("orders", "item_id")] == 0
     schema = relatron_sql.read_schema(con)
     assert schema.null_times == {"orders": 1}
+
+
+def _models(con):
+    return con.execute("SELECT version, active FROM relatron.models WHERE name = 'user-active' "
+                       "ORDER BY version").fetchall()
+
+
+def test_replacing_a_task_retires_its_models(con):
+    make_database(con, n_users=60, days=300)
+    redefine = ("SELECT relatron_task('user-active', entity := ?, label_sql := ?, "
+                "val_timestamp := TIMESTAMP '2020-06-29', test_timestamp := TIMESTAMP "
+                "'2020-08-28', description := ?, replace := true)")
+    con.execute("SELECT relatron_train('user-active', family := 'baseline')").fetchall()
+    # the same definition, described anew: the model still fits it
+    con.execute(redefine, ["users", ACTIVE_SQL, "reworded"]).fetchall()
+    assert _models(con) == [(1, True)]
+    assert con.execute("SELECT relatron_predict('user-active')").fetchall()[0][0] > 0
+    # a failed redefinition changes nothing
+    before = snapshot(con)
+    with pytest.raises(duckdb.Error, match="label_sql"):
+        con.execute(redefine, ["users", "SELECT 1", None]).fetchall()
+    assert snapshot(con) == before
+    # a new definition (items, not users): the old model is kept but no longer used
+    sold = ("SELECT a.anchor_time, i.item_id, CAST(EXISTS (SELECT 1 FROM orders o WHERE "
+            "o.item_id = i.item_id AND o.time > a.anchor_time AND o.time <= a.window_end) "
+            "AS INTEGER) AS label FROM relatron_anchors a, items i")
+    con.execute(redefine, ["items", sold, None]).fetchall()
+    assert _models(con) == [(1, False)]
+    for sql in ("SELECT relatron_predict('user-active')", "SELECT relatron_evaluate('user-active')",
+                "FROM relatron_explain('user-active')"):
+        with pytest.raises(duckdb.Error, match="'name'.*no trained model"):
+            con.execute(sql).fetchall()
+    # training again registers a model for the new definition
+    out = json.loads(con.execute("SELECT relatron_train('user-active', family := 'baseline')"
+                                 ).fetchall()[0][0])
+    assert out["version"] == 2 and "reused" not in out
+    assert _models(con) == [(1, False), (2, True)]
+    n_items = con.execute("SELECT COUNT(*) FROM relatron_task_rows('user-active') WHERE "
+                          "split = 'test'").fetchall()[0][0]
+    assert con.execute("SELECT relatron_predict('user-active')").fetchall()[0][0] == n_items

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import relatron_sql
-from relatron_sql.route import bank, router, selector, signals
+from relatron_sql.route import affinity, bank, router, selector, signals
 from relatron_sql.task import load_task
 from relatron_sql.testing import make_database
 
@@ -54,6 +54,25 @@ def test_signals_ignore_rows_after_the_last_training_anchor(gen):
     after = signals.compute(gen, task, affinities=False)
     before.pop("seconds"), after.pop("seconds")
     assert after == before
+
+
+def test_affinities_ignore_rows_from_after_the_training_cutoff(gen):
+    """Both affinities fit on train rows and score val rows, so rows dated after every val
+    anchor's window (new categories, extreme amounts, new users) must change neither: not the
+    features' category lists, not the GNN's encoders."""
+    task = load_task(gen, "user-active")
+    keys = ("feature_affinity", "path_affinity")
+    before = {k: v for k, v in signals.compute(gen, task).items() if k in keys}
+    assert all(before[k] is not None for k in keys)
+    plan_before = [f["name"] for f in affinity.depth1_plan(gen, task)[0].features]
+    future = dt.datetime(2100, 1, 1)
+    gen.execute("INSERT INTO orders SELECT order_id + 1000000, user_id, item_id, ?, "
+                "amount * 1000, 'zz-future' FROM orders", [future])
+    gen.execute("INSERT INTO users SELECT user_id + 100000, group_id, ?, age + 500, 'zz' "
+                "FROM users", [future])
+    after = {k: v for k, v in signals.compute(gen, task).items() if k in keys}
+    assert after == before
+    assert [f["name"] for f in affinity.depth1_plan(gen, task)[0].features] == plan_before
 
 
 def test_single_label_value_is_refused(gen):
@@ -138,3 +157,24 @@ def test_nearest_bank_configs():
     assert near[0]["task"] == "t3" and near[0]["similarity"] == pytest.approx(1.0)
     assert len(near) == 2 and near[1]["similarity"] < 1.0
     assert bank.nearest(rows, query, "dfs", exclude_task="t3")[0]["task"] != "t3"
+
+
+def test_the_routed_task_own_test_record_is_left_out(gen, tmp_path):
+    """The bank says which family won on each task's test split: routing a task must not learn
+    from its own record, whether shipped (same test key) or trained here (same name)."""
+    rows = _synthetic_bank(np.random.default_rng(1))
+    key = bank.test_key(load_task(gen, "user-active"))
+    for r in rows[:2]:      # task t0, both families: the same task as the one routed
+        r["test_key"] = key
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(rows))
+    sig = json.dumps({**rows[2]["signals"], "metric": "auroc"})
+    for task in ("user-active", "user-spend"):
+        for family, score in (("dfs", 0.7), ("rdl", 0.8)):
+            gen.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
+                        "val_metric, test_metric) VALUES (?, 'here', ?, ?, '{}', ?, ?)",
+                        [task, sig, family, score, score])
+    out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+    # 24 shipped tasks + 2 trained here, less t0 (same test key) and user-active (same name)
+    assert "selector fitted on 24 bank tasks" in out["reason"]
+    assert bank.test_key(load_task(gen, "user-spend")) != key

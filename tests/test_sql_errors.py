@@ -1,5 +1,6 @@
 """Bad input from SQL gives one clear error line in the shell, never a traceback, and leaves
 the database as it was."""
+import datetime as dt
 import io
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import pytest
 import relatron_sql
 from relatron_sql import models
 from relatron_sql.shell import Shell, error_line
-from relatron_sql.testing import make_database
+from relatron_sql.task import create_task
+from relatron_sql.testing import ACTIVE_SQL, START, make_database
 
 REGISTRY = ("tasks", "task_rows", "models", "artifacts", "trials", "features", "predictions",
             "bank", "declarations")
@@ -27,12 +29,21 @@ def _snapshot(con) -> dict:
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    """Tasks user-active (trained, with test predictions) and user-spend (never trained)."""
+    """Tasks user-active (trained, with test predictions) and user-spend (never trained);
+    no-train (no train rows), constant (binary, every label 0) and flat (regression, every
+    label 1), none of them trainable."""
     path = tmp_path_factory.mktemp("errors") / "e.duckdb"
     con = relatron_sql.connect(str(path))
     make_database(con, n_users=60, days=300)
     models.train(con, "user-active", family="baseline")
     models.predict(con, "user-active", "test")
+    every_user = ("SELECT a.anchor_time, u.user_id, {} AS label FROM relatron_anchors a "
+                  "JOIN users u ON u.signup <= a.anchor_time")
+    for name, kind, sql in (("no-train", "binary", ACTIVE_SQL + " AND a.split <> 'train'"),
+                            ("constant", "binary", every_user.format(0)),
+                            ("flat", "regression", every_user.format(1))):
+        create_task(con, name, "users", sql, kind=kind, val_timestamp=START + dt.timedelta(180),
+                    test_timestamp=START + dt.timedelta(240))
     con.close()
     return path
 
@@ -70,7 +81,24 @@ CASES = [
     ("SELECT relatron_evaluate('nope');", "name", "no task 'nope'"),
     ("SELECT relatron_train('user-active', family := 'forest');", "family", "unknown family"),
     ("SELECT relatron_predict('user-active', split := 'holdout');", "split", "unknown split"),
+    ("SELECT relatron_predict('user-active', split := 'holdout', "
+     "anchor_time := TIMESTAMP '2020-06-01');", "split", "unknown split"),
+    ("SELECT relatron_evaluate('user-active', split := 'holdout');", "split", "unknown split"),
     ("SELECT relatron_train('user-active', device := 'tpu');", "device", "unknown device"),
+    ("SELECT relatron_route('nope');", "name", "no task 'nope'"),
+    ("SELECT relatron_route(NULL);", "name", "NULL"),
+    ("SELECT relatron_features_sql('nope');", "name", "no task 'nope'"),
+    ("SELECT relatron_features_sql('user-active', dialect := NULL);", "dialect", "NULL"),
+    ("SELECT relatron_features_sql('user-active', dialect := 'oracle');", "dialect",
+     "unknown dialect"),
+    # tasks with nothing to learn, whatever the family
+    ("SELECT relatron_train('no-train', family := 'baseline');", "name", "has no train rows"),
+    ("SELECT relatron_train('constant');", "name", "a single label value"),
+    ("SELECT relatron_train('constant', family := 'baseline');", "name", "a single label value"),
+    ("SELECT relatron_train('constant', family := 'dfs');", "name", "a single label value"),
+    ("SELECT relatron_train('constant', family := 'rdl');", "name", "a single label value"),
+    ("SELECT relatron_train('flat', family := 'baseline');", "name", "constant labels"),
+    ("SELECT relatron_train('flat');", "name", "constant labels"),
     # predict (or evaluate, explain) before train
     ("SELECT relatron_predict('user-spend');", "name", "no trained model"),
     ("SELECT relatron_evaluate('user-spend');", "name", "no trained model"),

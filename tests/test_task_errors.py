@@ -49,6 +49,22 @@ CASES = [
      "label_sql.*binary labels must be 0 or 1"),
     (dict(entity="'standings'", val_timestamp="'1949-01-01'", test_timestamp="'1950-01-01'"),
      "val_timestamp.*leaves no train anchor"),
+    (dict(test_timestamp="'2005-01-15'"), "val_timestamp.*leaves no val anchor"),
+    (dict(test_timestamp="'2030-01-01'"), "test_timestamp.*leaves no test anchor"),
+    (dict(label_sql="'SELECT FROM WHERE (('"), "label_sql.*does not parse"),
+    (dict(label_sql="'SELECT ''unterminated'"), "label_sql.*does not parse"),
+    (dict(label_sql="'SELECT 1; SELECT 2'"), "label_sql.*single SELECT"),
+    (dict(label_sql="''"), "label_sql.*is empty"),
+    (dict(label_sql="'   '"), "label_sql.*is empty"),
+    (dict(label_sql="NULL"), "label_sql.*NULL"),
+    (dict(label_sql="'SELECT CAST(NULL AS TIMESTAMP), 1, 1'"),
+     "label_sql.*NULL anchor_time or entity id"),
+    (dict(label_sql="'SELECT a.anchor_time, CAST(NULL AS INTEGER), 1 FROM relatron_anchors a'"),
+     "label_sql.*NULL anchor_time or entity id"),
+    (dict(label_sql="'SELECT a.anchor_time, 1, CAST(''inf'' AS DOUBLE) FROM relatron_anchors a'",
+          kind="'regression'"), "label_sql.*infinite or NaN"),
+    (dict(label_sql="'SELECT a.anchor_time, 1, CAST(''nan'' AS DOUBLE) FROM relatron_anchors a'",
+          kind="'regression'"), "label_sql.*infinite or NaN"),
 ]
 
 
@@ -58,6 +74,24 @@ def test_bad_task_argument(f1_con, override, match):
     with pytest.raises(duckdb.Error, match=match):
         call_task(f1_con, **override)
     assert snapshot(f1_con) == before
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_empty_task_name(f1_con, name):
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match="name.*non-empty"):
+        call_task(f1_con, name)
+    assert snapshot(f1_con) == before
+
+
+@pytest.mark.parametrize("end", [";", " ;\n", "; -- done", " -- note\n;", ";;"])
+def test_label_sql_may_end_with_a_semicolon_or_comment(f1_con, end):
+    label_sql = GOOD["label_sql"][:-1] + end + "'"
+    counts = call_task(f1_con, "wins", label_sql=label_sql)
+    assert '"train": {"rows": ' in counts
+    stored = f1_con.execute("SELECT label_sql FROM relatron.tasks WHERE name = 'wins'"
+                            ).fetchall()[0][0]
+    assert stored.endswith("GROUP BY ALL")
 
 
 def test_entity_without_primary_key(f1_con):
@@ -93,8 +127,10 @@ def test_unknown_task_rows(f1_con):
 
 
 @pytest.mark.parametrize("sql,match", [
-    ("SELECT relatron_declare('nope', primary_key := 'id')", "table.*no table 'nope'"),
+    ("SELECT relatron_declare('nope', primary_key := 'id')", "'table_name'.*no table 'nope'"),
+    ("SELECT relatron_declare(NULL, primary_key := 'id')", "'table_name'.*NULL"),
     ("SELECT relatron_declare('races', primary_key := 'nope')", "primary_key.*no column 'nope'"),
+    ("SELECT relatron_declare('races', time_column := 'nope')", "time_column.*no column 'nope'"),
     ("SELECT relatron_declare('races', time_column := 'name')", "time_column.*VARCHAR"),
     ("SELECT relatron_declare('races', foreign_keys := MAP {'circuitId': 'x; DROP TABLE races'})",
      "foreign_keys.*unknown table"),
@@ -116,6 +152,25 @@ def test_declaration_is_used(f1_con):
     roles = dict(f1_con.execute("SELECT column_name, role FROM relatron_schema() "
                                 "WHERE table_name = 'pits'").fetchall())
     assert roles == {"pit_id": "pk", "raceId": "fk", "at": "time"}
+
+
+def test_declaration_keeps_what_is_not_given(f1_con):
+    f1_con.execute("CREATE TABLE pits AS SELECT 1 AS pit_id, 18 AS raceId, 4 AS driverId, "
+                   "TIMESTAMP '2008-03-16' AS at")
+
+    def roles():
+        return dict(f1_con.execute("SELECT column_name, role FROM relatron_schema() "
+                                   "WHERE table_name = 'pits'").fetchall())
+    f1_con.execute("SELECT relatron_declare('pits', primary_key := 'pit_id', "
+                   "foreign_keys := MAP {'raceId': 'races', 'driverId': 'drivers'})").fetchall()
+    f1_con.execute("SELECT relatron_declare('pits', time_column := 'at')").fetchall()
+    assert roles() == {"pit_id": "pk", "raceId": "fk", "driverId": "fk", "at": "time"}
+    # foreign_keys given replaces the declared foreign keys as a whole
+    f1_con.execute("SELECT relatron_declare('pits', foreign_keys := MAP {'raceId': 'races'})"
+                   ).fetchall()
+    assert roles() == {"pit_id": "pk", "raceId": "fk", "driverId": "feature", "at": "time"}
+    f1_con.execute("SELECT relatron_declare('pits', primary_key := 'driverId')").fetchall()
+    assert roles() == {"pit_id": "feature", "raceId": "fk", "driverId": "pk", "at": "time"}
 
 
 @pytest.mark.parametrize("sql,match", [

@@ -24,8 +24,9 @@ def load(con, dataset, path, replace):
                                    ("foreign_keys", "MAP(VARCHAR, VARCHAR)", "NULL"),
                                    ("time_column", "VARCHAR", "NULL")], "VARCHAR")
 def declare(con, table_name, primary_key, foreign_keys, time_column):
+    """Arguments left NULL keep what an earlier declaration of the table said."""
     return schema_mod.declare(con, required(table_name, "table_name"), primary_key,
-                              foreign_keys or {}, time_column)
+                              foreign_keys, time_column)
 
 
 _SCHEMA_ROW = ("STRUCT(table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, role VARCHAR, "

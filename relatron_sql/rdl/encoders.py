@@ -7,6 +7,10 @@ Per table, fitted once and stored as JSON:
 - timestamp columns: cyclic day-of-week and day-of-year features, plus, at batch time, the age
   of the value relative to the seed's time (``relative_age``).
 
+Statistics and vocabularies are fitted on the rows known at the training cutoff (``as_of``: the
+table's time column at or before it; tables without a time column are static and fitted whole),
+so rows from the validation and test periods shape no encoding.
+
 Primary keys, foreign keys and the table's time column are structure, not features. Codes of
 all categorical and text columns of a table share one index space (``code_offsets``), so a model
 needs one embedding table per node type.
@@ -69,8 +73,12 @@ class TableEncoder:
         return cls(**config)
 
     @classmethod
-    def fit(cls, con, t: Table) -> "TableEncoder":
+    def fit(cls, con, t: Table, as_of=None) -> "TableEncoder":
         feats = t.features
+        known = None
+        if as_of is not None and t.time_column:
+            known = column(t.time_column) <= exp.cast(exp.Literal.string(str(as_of)),
+                                                      "TIMESTAMP")
         numeric = [c.name for c in feats if c.semantic in ("numeric", "boolean")]
         categorical = [c.name for c in feats if c.semantic == "categorical"]
         text = [c.name for c in feats if c.semantic == "text"]
@@ -81,14 +89,18 @@ class TableEncoder:
             for c in numeric:
                 v = exp.cast(column(c), "DOUBLE")
                 aggs += [exp.func("avg", v), exp.func("stddev_pop", v)]
-            row = con.execute(exp.select(*aggs).from_(table_ref(t.name)).sql("duckdb")
-                              ).fetchall()[0]
+            q = exp.select(*aggs).from_(table_ref(t.name))
+            if known is not None:
+                q = q.where(known.copy())
+            row = con.execute(q.sql("duckdb")).fetchall()[0]
             means = [float(row[2 * i] or 0.0) for i in range(len(numeric))]
             stds = [float(row[2 * i + 1] or 0.0) or 1.0 for i in range(len(numeric))]
         vocab = []
         for c in categorical:
             q = (exp.select(exp.cast(column(c), "VARCHAR").as_("v")).distinct()
                  .from_(table_ref(t.name)).where(column(c).is_(exp.null()).not_()))
+            if known is not None:
+                q = q.where(known.copy())
             values = con.execute(q.sql("duckdb")).fetchall()
             vocab.append(sorted(str(v[0]) for v in values))
         return cls(t.name, numeric, means, stds, categorical, vocab, text, stamps)

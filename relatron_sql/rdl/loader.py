@@ -3,7 +3,8 @@
 Per node type a batch holds ``x_num`` (encoded numbers, with timestamp columns' ages relative to
 the seed time appended), ``x_cat`` (codes), ``rel_time`` (days between the node's time and its
 seed's time, 0 for static rows), ``timed`` (1 where the row has a time), ``batch`` (which seed it
-belongs to) and ``n_id`` (local node id). Graph-level: ``seed_index`` (positions of the seeds
+belongs to) and ``n_id`` (local node id). A seed whose own row is dated after the seed's time
+carries no values (zeros, code 0), as DFS gives such an entity's columns as NULL. Graph-level: ``seed_index`` (positions of the seeds
 among the entity type's nodes), ``y`` and ``hist`` (per-seed features of the task's own closed
 label history).
 """
@@ -47,9 +48,15 @@ def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutp
         timed = node_time != STATIC
         rel = np.where(timed, (out.seed_time[seed_of] - np.where(timed, node_time, 0))
                        / US_PER_DAY, 0.0)
+        cat = f.cat[local]
+        # a seed whose own row is dated after its time (an entity not created yet) is a node
+        # with nothing known: no values, no codes, no age
+        unknown = timed & (node_time > out.seed_time[seed_of])
+        if unknown.any():
+            num[unknown], cat[unknown], rel[unknown] = 0.0, 0, 0.0
         store = data[name]
         store.x_num = torch.from_numpy(np.ascontiguousarray(num, dtype=np.float32))
-        store.x_cat = torch.from_numpy(np.ascontiguousarray(f.cat[local]))
+        store.x_cat = torch.from_numpy(np.ascontiguousarray(cat))
         store.rel_time = torch.from_numpy(rel.astype(np.float32))
         store.timed = torch.from_numpy(timed.astype(np.float32))
         store.batch = torch.from_numpy(seed_of)

@@ -63,7 +63,11 @@ class Prepared:
         schema = schema or read_schema(con, count_dangling=False)
         graph = graph_for(con, task.entity, schema)
         if encoders is None:
-            encoders = {n: TableEncoder.fit(con, schema.tables[n]) for n in graph.node_types}
+            # fitted on rows known by the last training label's window, as DFS takes its
+            # categories: nothing from the validation or test period shapes an encoding
+            as_of = task.val_timestamp - task.horizon
+            encoders = {n: TableEncoder.fit(con, schema.tables[n], as_of)
+                        for n in graph.node_types}
         missing = [n for n in graph.node_types if n not in encoders]
         if missing:
             raise bad_argument("name", f"the model was trained without tables {missing}; "

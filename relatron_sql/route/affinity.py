@@ -36,19 +36,26 @@ def _score(task: Task, label_std: float, y: np.ndarray, pred: np.ndarray) -> flo
                   label_std)
 
 
+def depth1_plan(con, task: Task):
+    """The depth-1 DFS features of the feature affinity, with categories taken as the DFS family
+    takes them: from rows known by the last training label's window."""
+    from ..dfs.compile import schema_info
+    from ..dfs.enumerate import enumerate_features
+    schema = read_schema(con, count_dangling=False)
+    plan = enumerate_features(con, schema, task.entity, depth=1, windows=(),
+                              as_of=task.val_timestamp - task.horizon)
+    return plan, schema_info(schema, plan)
+
+
 def feature_affinity(con, task: Task) -> float | None:
     """Validation score of a 60-round LightGBM on depth-1 DFS features."""
     try:
         import lightgbm as lgb
-        from ..dfs.compile import schema_info
-        from ..dfs.enumerate import enumerate_features
         from ..dfs.matrix import feature_matrix
     except ImportError as e:
         log.warning("feature affinity skipped: %s", e)
         return None
-    schema = read_schema(con, count_dangling=False)
-    plan = enumerate_features(con, schema, task.entity, depth=1, windows=())
-    info = schema_info(schema, plan)
+    plan, info = depth1_plan(con, task)
     train = _subsample(split_rows(con, task, "train"), MAX_ROWS)
     val = _subsample(split_rows(con, task, "val"), MAX_ROWS, seed=1)
     x_train = feature_matrix(con, plan, info, train.anchor_time, train.entity_id)

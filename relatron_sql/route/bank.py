@@ -2,9 +2,15 @@
 
 The shipped bank is ``relatron_sql/data/bank.json``, written by ``benchmarks/build_bank.py``;
 every ``relatron_train`` a user runs appends rows to ``relatron.bank`` in their database.
+
+A bank row knows which family won on its task's *test* split. Routing a task with the record of
+that very task would choose a family by its test result, so each shipped row carries its task's
+``test_key`` (a hash of what defines the test rows), and the router leaves out bank tasks with the
+routed task's key.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pathlib
@@ -38,6 +44,15 @@ def load(path: str | pathlib.Path | None = None) -> list[dict]:
     return rows
 
 
+def test_key(task) -> str:
+    """What defines a task's test rows (entity, label query, kind, horizon, test timestamp and
+    windows), hashed: two tasks with the same key, on the same data, have the same test rows.
+    (On other data they share a key too, and are left out all the same: the cautious side.)"""
+    parts = [task.entity, " ".join(task.label_sql.split()), task.kind,
+             task.horizon.total_seconds(), str(task.test_timestamp), task.eval_windows]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
 def outcomes(rows: list[dict]) -> list[dict]:
     """One row per task that both families ran: signals, the best-val config of each family,
     and whether RDL's (validation-selected) test metric beat DFS's."""
@@ -46,6 +61,7 @@ def outcomes(rows: list[dict]) -> list[dict]:
         if r["family"] not in FAMILIES or r.get("val_metric") is None:
             continue
         t = by_task.setdefault(r["task"], {"task": r["task"], "database": r.get("database"),
+                                           "test_key": r.get("test_key"),
                                            "signals": r["signals"], "best": {}})
         best = t["best"].get(r["family"])
         if best is None or _better(r, best):
@@ -96,4 +112,4 @@ def nearest(rows: list[dict], signals: dict, family: str, k: int = 2,
             for i in order]
 
 
-__all__ = ["load", "outcomes", "nearest", "BankError", "DEFAULT", "KEYS"]
+__all__ = ["load", "outcomes", "nearest", "test_key", "BankError", "DEFAULT", "KEYS"]

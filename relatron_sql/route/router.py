@@ -6,8 +6,7 @@ import logging
 import time
 
 from .. import registry
-from ..errors import TaskError, bad_argument
-from ..task import Task, load_task
+from ..task import check_learnable, load_task
 from . import bank as bank_mod
 from . import selector, signals as signals_mod
 
@@ -17,16 +16,8 @@ log = logging.getLogger(__name__)
 CONFIDENT = 0.8
 #: Fewer bank tasks than this (or only one winner among them) and the selector is not fitted.
 MIN_BANK_TASKS = 4
-
-
-def check_learnable(con, task: Task) -> None:
-    distinct, = con.execute("SELECT COUNT(DISTINCT label) FROM relatron.task_rows WHERE task = ?"
-                            " AND split = 'train'", [task.name]).fetchall()[0]
-    if distinct < 2:
-        what = "constant labels" if task.kind == "regression" else "a single label value"
-        raise bad_argument("name", f"task {task.name!r} has {what} in its training rows: "
-                           "there is nothing to learn; redefine its label_sql or timestamps",
-                           None, TaskError)
+#: the bank names a task trained in this database this way
+USER_PREFIX = "user:"
 
 
 def user_bank_rows(con) -> list[dict]:
@@ -34,7 +25,7 @@ def user_bank_rows(con) -> list[dict]:
                        "FROM relatron.bank WHERE signals IS NOT NULL").fetchall()
     out = []
     for task, database, sig, family, config, val, test in rows:
-        out.append({"task": "user:" + task, "database": database, "signals": json.loads(sig),
+        out.append({"task": USER_PREFIX + task, "database": database, "signals": json.loads(sig),
                     "family": family, "config": json.loads(config or "null"),
                     "val_metric": val, "test_metric": test,
                     "metric": json.loads(sig).get("metric", "auroc")})
@@ -56,7 +47,11 @@ def route(con, name: str, bank_path: str | None = None, affinities: bool = True)
                         reason=f"{e}; searching both families")
         decision["seconds"] = round(time.perf_counter() - started, 3)
         return decision
-    outcomes = [o for o in bank_mod.outcomes(rows) if o["task"] != name]
+    # the task's own record (the shipped bank's, by test key; the user's, by name) holds its
+    # test result: leave it out, so that no family is chosen for its test score
+    key = bank_mod.test_key(task)
+    outcomes = [o for o in bank_mod.outcomes(rows)
+                if o["task"] != USER_PREFIX + name and o.get("test_key") != key]
     winners = {o["rdl_wins"] for o in outcomes}
     if len(outcomes) < MIN_BANK_TASKS or len(winners) < 2:
         decision.update(family="both", probability=None,

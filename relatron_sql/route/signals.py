@@ -1,7 +1,11 @@
-"""Task signals that predict which model family will win, computed from training rows only.
+"""Task signals that predict which model family will win, computed without the test split.
 
-Every signal at an anchor t uses links and rows with time <= t and labels of training anchors,
-so planting rows after the last training anchor changes none of them.
+The graph signals (homophily, autocorrelation, size) at an anchor t use links and rows with
+time <= t and labels of training anchors only, so planting rows after the last training anchor
+changes none of them. The history baseline and the two affinities are validation scores, as
+model selection is: fitted on training rows and scored on validation rows, they see nothing
+after the validation period, and their encodings come from rows known by the last training
+label's window.
 """
 from __future__ import annotations
 

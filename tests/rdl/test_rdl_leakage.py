@@ -118,3 +118,47 @@ def test_planted_future_rows_change_no_sample_on_rel_f1(f1_con):
     assert g2.num_nodes("results") == 2 * g.num_nodes("results")
     after = keyed(g2, NeighborSampler(g2, [16, 8], "uniform").sample("drivers", nodes, times, 2))
     assert before == after
+
+
+def test_encoders_are_fitted_on_rows_known_at_the_training_cutoff(gen_con):
+    """Means, deviations and vocabularies come from rows at or before the last training label's
+    window: planting extreme amounts, a new channel and new segments after it changes none."""
+    from relatron_sql.rdl.train import Prepared
+    from relatron_sql.task import load_task
+    task = load_task(gen_con, "user-active")
+    before = {n: e.config() for n, e in Prepared.build(gen_con, task).encoders.items()}
+    later = task.val_timestamp - task.horizon + dt.timedelta(seconds=1)
+    gen_con.execute("INSERT INTO orders SELECT order_id + 1000000, user_id, item_id, ?, "
+                    "amount * 1000, 'zz-later' FROM orders", [later])
+    gen_con.execute("INSERT INTO users SELECT user_id + 100000, group_id, ?, age + 500, 'zz' "
+                    "FROM users", [later])
+    after = {n: e.config() for n, e in Prepared.build(gen_con, task).encoders.items()}
+    assert after == before
+    assert "web" in before["orders"]["vocab"][before["orders"]["categorical"].index("channel")]
+
+
+def test_a_seed_dated_before_its_entity_row_carries_nothing_of_it(gen_con):
+    """A prediction at a time before the entity's own row exists (a user not signed up yet)
+    must not read that row: the seed node has no values, no codes and no age."""
+    from relatron_sql.rdl.encoders import TableEncoder
+    from relatron_sql.rdl.loader import to_hetero
+    from relatron_sql.schema import read_schema
+    g = graph_for(gen_con, "users")
+    schema = read_schema(gen_con, count_dangling=False)
+    feats = {n: TableEncoder.fit(gen_con, schema.tables[n]).encode(gen_con, schema.tables[n])
+             for n in g.node_types}
+    users = g.type_offset[g.type_id("users")] + np.arange(g.num_nodes("users"))
+    signup = g.node_time[users]
+    late = np.argsort(-signup)[:3]          # the three users who signed up last
+    times = signup[late] - 1                # a microsecond before each signed up
+    out = NeighborSampler(g, [5, 3], "last").sample("users", late, times)
+    data = to_hetero(g, feats, out)
+    seeds = data["users"]
+    assert seeds.n_id[data.seed_index].tolist() == late.tolist()
+    assert feats["users"].num[late].any() and feats["users"].cat[late].any()
+    assert not seeds.x_num[data.seed_index].any() and not seeds.x_cat[data.seed_index].any()
+    assert not seeds.rel_time[data.seed_index].any()
+    # the same users a microsecond after signing up are read as they are
+    data = to_hetero(g, feats, NeighborSampler(g, [5, 3], "last").sample("users", late,
+                                                                          signup[late]))
+    assert np.array_equal(data["users"].x_cat[data.seed_index].numpy(), feats["users"].cat[late])
