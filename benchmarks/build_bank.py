@@ -6,8 +6,11 @@ test metric. Writes relatron_sql/data/bank.json (resumable: rows already there a
 
 Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
        [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json] [--keys-only]
+       [--signals-only]
 
 --keys-only trains nothing: it writes each existing row's ``test_key`` (see route/bank.py).
+--signals-only trains nothing: it recomputes the signals of the tasks already in the bank (after
+a change to how signals are computed), keeping their families' results.
 """
 from __future__ import annotations
 
@@ -77,6 +80,7 @@ def main(argv=None) -> int:
                          "neither family is cut short")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--keys-only", action="store_true")
+    ap.add_argument("--signals-only", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     out = pathlib.Path(args.out)
@@ -91,12 +95,19 @@ def main(argv=None) -> int:
             for r in rows:
                 if r["task"] == key:
                     r["test_key"] = bank_mod.test_key(task)
-            if args.keys_only or all((key, f) in done for f in budgets):
+            if args.keys_only or (all((key, f) in done for f in budgets)
+                                  and not args.signals_only):
                 continue
             started = time.perf_counter()
             sig = signals_mod.compute(con, task)
             sig["metric"] = task.metric
             print(f"{key}: signals in {time.perf_counter() - started:.1f} s", flush=True)
+            if args.signals_only:
+                for r in rows:
+                    if r["task"] == key:
+                        r["signals"] = sig
+                out.write_text(json.dumps(rows, indent=1, default=str))
+                continue
             for family, budget in budgets.items():
                 if (key, family) in done:
                     continue
