@@ -135,8 +135,14 @@ def _constraints(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[s
     return pks, fks
 
 
-def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True) -> Schema:
-    """Describe every table of the main schema with its keys, time column and column types."""
+def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True,
+                as_of=None) -> Schema:
+    """Describe every table of the main schema with its keys, time column and column types.
+
+    A column's kind (categorical or text) follows its number of distinct values. With ``as_of``
+    (a training cutoff) a timed table's values are counted over its rows at or before it, so
+    rows from later periods cannot change what a column is; row counts are always whole.
+    """
     names = user_tables(con)
     declared = declarations(con)
     pks, fks = _constraints(con)
@@ -149,7 +155,7 @@ def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True) -> 
         pk = decl.get("primary_key") or pks.get(name)
         foreign = {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}
         time_col = decl.get("time_column")
-        stats = _column_stats(con, name, [c for c, _ in info])
+        stats = _column_stats(con, name, [c for c, _ in info], time_col, as_of)
         cols = []
         for col_name, dtype in info:
             if col_name == pk:
@@ -182,10 +188,21 @@ def _null_times(con, tables: Mapping[str, Table]) -> dict[str, int]:
     return out
 
 
-def _column_stats(con, name: str, columns: list[str]) -> dict[str, int]:
+def _column_stats(con, name: str, columns: list[str], time_column: str | None = None,
+                  as_of=None) -> dict[str, int]:
+    """Approximate distinct values per column (of rows at or before ``as_of`` when the table
+    has a time column) and the table's whole row count."""
     from sqlglot import exp
-    selects = [exp.alias_(exp.func("approx_count_distinct", exp.column(c, quoted=True)),
-                          f"c{i}", quoted=True) for i, c in enumerate(columns)]
+    known = None
+    if time_column and as_of is not None:
+        known = exp.LTE(this=exp.column(time_column, quoted=True),
+                        expression=exp.cast(exp.Literal.string(str(as_of)), "TIMESTAMP"))
+    selects = []
+    for i, c in enumerate(columns):
+        distinct = exp.func("approx_count_distinct", exp.column(c, quoted=True))
+        if known is not None:
+            distinct = exp.Filter(this=distinct, expression=exp.Where(this=known.copy()))
+        selects.append(exp.alias_(distinct, f"c{i}", quoted=True))
     selects.append(exp.alias_(exp.func("count", exp.Star()), "rows", quoted=True))
     query = exp.select(*selects).from_(table_ref(name)).sql("duckdb")
     values = con.execute(query).fetchall()[0]

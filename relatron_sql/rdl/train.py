@@ -60,12 +60,13 @@ class Prepared:
     @classmethod
     def build(cls, con, task: Task, encoders: dict[str, TableEncoder] | None = None,
               schema: Schema | None = None) -> "Prepared":
-        schema = schema or read_schema(con, count_dangling=False)
+        # when fitting, column kinds and encoders come from rows known by the last training
+        # label's window, as DFS takes its features: nothing from the validation or test
+        # period shapes an encoding
+        as_of = task.val_timestamp - task.horizon if encoders is None else None
+        schema = schema or read_schema(con, count_dangling=False, as_of=as_of)
         graph = graph_for(con, task.entity, schema)
         if encoders is None:
-            # fitted on rows known by the last training label's window, as DFS takes its
-            # categories: nothing from the validation or test period shapes an encoding
-            as_of = task.val_timestamp - task.horizon
             encoders = {n: TableEncoder.fit(con, schema.tables[n], as_of)
                         for n in graph.node_types}
         missing = [n for n in graph.node_types if n not in encoders]

@@ -162,3 +162,25 @@ def test_a_seed_dated_before_its_entity_row_carries_nothing_of_it(gen_con):
     data = to_hetero(g, feats, NeighborSampler(g, [5, 3], "last").sample("users", late,
                                                                           signup[late]))
     assert np.array_equal(data["users"].x_cat[data.seed_index].numpy(), feats["users"].cat[late])
+
+
+def test_column_kinds_are_decided_on_rows_known_at_the_training_cutoff(gen_con):
+    """A column is categorical or text by its number of distinct values: thousands of distinct
+    channels planted after the cutoff must not turn 'channel' into text, for either family."""
+    from relatron_sql.dfs.family import build_plan
+    from relatron_sql.rdl.train import Prepared
+    from relatron_sql.schema import read_schema
+    from relatron_sql.task import load_task
+    task = load_task(gen_con, "user-active")
+    cutoff = task.val_timestamp - task.horizon
+    plan_before = [f["name"] for f in build_plan(gen_con, task)[0].features]
+    enc_before = {n: e.config() for n, e in Prepared.build(gen_con, task).encoders.items()}
+    gen_con.execute("INSERT INTO orders SELECT 1000000 + i, 0, 0, ?, 1.0, 'later-' || i "
+                    "FROM range(3000) AS r(i)", [cutoff + dt.timedelta(days=1)])
+    whole = read_schema(gen_con, count_dangling=False).tables["orders"].column("channel")
+    assert whole.semantic == "text"      # counted over every row, it would be text now
+    known = read_schema(gen_con, count_dangling=False, as_of=cutoff).tables["orders"]
+    assert known.column("channel").semantic == "categorical"
+    assert [f["name"] for f in build_plan(gen_con, task)[0].features] == plan_before
+    assert any("channel" in name for name in plan_before)
+    assert {n: e.config() for n, e in Prepared.build(gen_con, task).encoders.items()} == enc_before
