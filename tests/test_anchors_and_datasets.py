@@ -87,3 +87,15 @@ def test_bank_tasks_are_defined_from_the_past(f1_con):
             "'drivers' THEN x.driverId ELSE x.constructorId END AS VARCHAR) = r.entity_id AND "
             "x.date <= r.anchor_time)", [name, name]).fetchall()[0][0]
         assert missing == 0, name
+
+
+def test_reloading_a_dataset_restores_its_own_declarations(f1_con, f1_path):
+    """A declaration merges with an earlier one; a dataset load over the same tables is the
+    exception: its keys replace what was declared by hand in between."""
+    f1_con.execute("SELECT relatron_declare('drivers', time_column := 'dob')").fetchall()
+    assert f1_con.execute("SELECT time_column FROM relatron.declarations "
+                          "WHERE table_name = 'drivers'").fetchall() == [("dob",)]
+    f1_con.execute("SELECT relatron_load('ergast_f1', ?, replace := true)",
+                   [str(f1_path)]).fetchall()
+    assert f1_con.execute("SELECT primary_key, time_column FROM relatron.declarations "
+                          "WHERE table_name = 'drivers'").fetchall() == [("driverId", None)]
