@@ -139,14 +139,21 @@ def test_selector_learns_a_planted_rule():
     assert 0.2 < model.probability({}) < 0.8
 
 
-def test_router_commits_when_confident(gen, tmp_path):
+@pytest.mark.parametrize("path, feature, family", [(0.9, 0.6, "rdl"), (0.6, 0.9, "dfs"),
+                                                   (0.75, 0.75, "both")])
+def test_router_commits_when_confident(gen, tmp_path, monkeypatch, path, feature, family):
+    """On a bank where RDL wins exactly when its affinity is higher, the router commits to a
+    family when the affinity gap is wide and searches both when there is none."""
     rows = _synthetic_bank(np.random.default_rng(1))
-    path = tmp_path / "bank.json"
-    path.write_text(json.dumps(rows))
-    out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
-    assert out["family"] in ("dfs", "rdl", "both")
+    bank_file = tmp_path / "bank.json"
+    bank_file.write_text(json.dumps(rows))
+    real = signals.compute
+    monkeypatch.setattr(router.signals_mod, "compute", lambda con, task, affinities=True: {
+        **real(con, task, affinities=False), "path_affinity": path, "feature_affinity": feature})
+    out = router.route(gen, "user-active", bank_path=str(bank_file))
+    assert out["family"] == family, out["reason"]
     p = out["probability"]
-    assert out["family"] == ("rdl" if p >= 0.8 else "dfs" if p <= 0.2 else "both")
+    assert (p >= 0.8) if family == "rdl" else (p <= 0.2) if family == "dfs" else (p == 0.5)
     assert "selector fitted on 24 bank tasks" in out["reason"]
 
 

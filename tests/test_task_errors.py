@@ -185,7 +185,7 @@ def test_bad_loader_arguments(con, sql, match):
     assert snapshot(con) == before
 
 
-def test_loader_path_missing_files(con, tmp_path, stack_path):
+def test_loader_path_missing_files(con, tmp_path):
     (tmp_path / "races.csv").write_text("raceId\n1\n")
     before = snapshot(con)
     with pytest.raises(duckdb.Error, match="path.*lacks .*results.csv"):

@@ -47,7 +47,10 @@ def test_train_predict_evaluate_explain_from_sql(fresh_gen):
 def test_loaded_model_predicts_like_the_trained_one(fresh_gen):
     con = fresh_gen
     summary = models.train(con, "user-spend", family="dfs", budget=1, seed=0)
-    assert summary["metric"] == "mae" and summary["test"]["mae"] >= 0
+    assert summary["metric"] == "mae"
+    evaluated = models.evaluate(con, "user-spend")
+    assert evaluated["metrics"]["mae"] == summary["test"]["mae"]
+    assert summary["test"]["mae"] < evaluated["baseline"]["mae"], evaluated
     task, _, family, model = models.active_model(con, "user-spend")
     assert family == "dfs"
     r = task_rows(con, "user-spend", "val")

@@ -1,4 +1,5 @@
 """RDL picks its model among the best trials by validation score and flatness."""
+import numpy as np
 import pytest
 
 import relatron_sql
@@ -28,7 +29,7 @@ def test_model_chosen_among_trials_by_validation_and_flatness(gen, monkeypatch):
     assert out["config"]["best_epoch"] == chosen["epoch"]
     for c in land["candidates"]:
         assert set(c["flatness"]) == {"loss", "curvature", "barrier", "gradient_norm"}
-        assert c["flatness"]["gradient_norm"] >= 0
+        assert all(np.isfinite(v) for v in c["flatness"].values())
 
 
 def test_single_trial_skips_the_landscape(gen):
