@@ -81,6 +81,7 @@ def test_bank_tasks_are_defined_from_the_past(f1_con):
     out = add_bank_tasks(f1_con, "ergast_f1")
     assert len(out) >= 8
     for name in out:
+        assert all(out[name][split]["rows"] > 0 for split in ("train", "val", "test")), name
         missing = f1_con.execute(
             "SELECT COUNT(*) FROM relatron_task_rows(?) r JOIN relatron.tasks t ON t.name = ? "
             "WHERE NOT EXISTS (SELECT 1 FROM results x WHERE CAST(CASE WHEN t.entity = "

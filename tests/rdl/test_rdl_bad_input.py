@@ -52,6 +52,14 @@ def test_trains_with_missing_edges(gen_con, change):
     gen_con.execute(change)
     summary = models.train(gen_con, "user-active", family="rdl", time_budget=2)
     assert summary["family"] == "rdl" and np.isfinite(summary["test"]["auroc"])
+    assert summary["test"]["rows"] == gen_con.execute(
+        "SELECT COUNT(*) FROM relatron.task_rows WHERE task = 'user-active' AND split = 'test'"
+    ).fetchall()[0][0]
+    models.predict(gen_con, "user-active", split="test")
+    scores = gen_con.execute("SELECT prediction FROM relatron.predictions WHERE name = "
+                             "'user-active' AND split = 'test'").fetchnumpy()["prediction"]
+    assert len(scores) == summary["test"]["rows"] and np.all(np.isfinite(scores))
+    assert np.std(scores) > 0      # the model tells users apart
 
 
 def test_bad_sampler_options(gen_con):
