@@ -92,9 +92,10 @@ def main(argv=None) -> int:
         for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
             key = f"{db}/{name}"
             task = load_task(con, name)
-            for r in rows:
-                if r["task"] == key:
-                    r["test_key"] = bank_mod.test_key(task)
+            test_key = bank_mod.test_key(task)
+            own = [r for r in rows if r["task"] == key]
+            for r in own:
+                r["test_key"] = test_key
             if args.keys_only or (all((key, f) in done for f in budgets)
                                   and not args.signals_only):
                 continue
@@ -103,9 +104,8 @@ def main(argv=None) -> int:
             sig["metric"] = task.metric
             print(f"{key}: signals in {time.perf_counter() - started:.1f} s", flush=True)
             if args.signals_only:
-                for r in rows:
-                    if r["task"] == key:
-                        r["signals"] = sig
+                for r in own:
+                    r["signals"] = sig
                 out.write_text(json.dumps(rows, indent=1, default=str))
                 continue
             for family, budget in budgets.items():
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 summary = models.train(con, name, family=family, budget=budget, seed=0,
                                        time_budget=args.seconds, retrain=True)
-                row = {"task": key, "database": db, "test_key": bank_mod.test_key(task),
+                row = {"task": key, "database": db, "test_key": test_key,
                        "kind": task.kind, "metric": task.metric,
                        "signals": sig, "family": family, "config": summary["config"],
                        "val_metric": summary["val"].get(task.metric),

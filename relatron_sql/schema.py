@@ -14,7 +14,7 @@ import duckdb
 
 from . import registry
 from .errors import SchemaError, bad_argument
-from .sqlbuild import render, table as table_ref
+from .sqlbuild import known_at, render, table as table_ref
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +193,7 @@ def _column_stats(con, name: str, columns: list[str], time_column: str | None = 
     """Approximate distinct values per column (of rows at or before ``as_of`` when the table
     has a time column) and the table's whole row count."""
     from sqlglot import exp
-    known = None
-    if time_column and as_of is not None:
-        known = exp.LTE(this=exp.column(time_column, quoted=True),
-                        expression=exp.cast(exp.Literal.string(str(as_of)), "TIMESTAMP"))
+    known = known_at(time_column, as_of)
     selects = []
     for i, c in enumerate(columns):
         distinct = exp.func("approx_count_distinct", exp.column(c, quoted=True))
@@ -230,12 +227,14 @@ def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
 
 
 def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | None = None,
-            foreign_keys: Mapping[str, str] | None = None, time_column: str | None = None) -> str:
+            foreign_keys: Mapping[str, str] | None = None, time_column: str | None = None,
+            replace: bool = False) -> str:
     """Record keys and the time column of ``table_name``; validated against the database.
 
     Only the arguments given change: one left out (``None``, or NULL from SQL) keeps what an
     earlier declaration of the table said. ``foreign_keys`` replaces the table's declared
-    foreign keys as a whole; an empty map clears them.
+    foreign keys as a whole; an empty map clears them. With ``replace`` (a loader that has just
+    created the table), the arguments are the whole declaration.
     """
     names = user_tables(con)
     if table_name not in names:
@@ -262,7 +261,7 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
             raise bad_argument("time_column", f"{table_name}.{time_column} has type {dtype}; "
                                "a time column must be DATE or TIMESTAMP", None, SchemaError)
     with registry.transaction(con) as cur:
-        earlier = declarations(cur).get(table_name, {})
+        earlier = {} if replace else declarations(cur).get(table_name, {})
         merged = {"primary_key": primary_key, "time_column": time_column,
                   "foreign_keys": None if foreign_keys is None else dict(foreign_keys)}
         merged = {k: earlier.get(k) if v is None else v for k, v in merged.items()}

@@ -30,6 +30,15 @@ def table(name: str, schema: str | None = None) -> exp.Table:
     return exp.table_(str(name), db=schema, quoted=True)
 
 
+def known_at(time_column: str | None, as_of) -> exp.Expression | None:
+    """``time_column <= as_of``: the rows of a timed table known at a cutoff; ``None`` (every
+    row) for a table without a time column or without a cutoff."""
+    if not time_column or as_of is None:
+        return None
+    return exp.LTE(this=column(time_column),
+                   expression=exp.cast(exp.Literal.string(str(as_of)), "TIMESTAMP"))
+
+
 def quoted(name: str) -> str:
     """The identifier as quoted SQL text."""
     return ident(name).sql(DIALECT)

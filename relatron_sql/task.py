@@ -60,6 +60,11 @@ class Task:
             return False
         return a > b if self.higher_is_better else a < b
 
+    @property
+    def training_cutoff(self) -> dt.datetime:
+        """The end of the last training label's window: what fitting may know of the data."""
+        return self.val_timestamp - self.horizon
+
     def sort_key(self, score: float | None) -> float:
         """Sorts validation scores best first, a NaN or missing score last."""
         if score is None or not math.isfinite(score):

@@ -79,10 +79,9 @@ def make_database(con, n_users: int = 300, n_items: int = 40, n_groups: int = 15
             cur.register("relatron_generated", data)
             cur.execute("CREATE OR REPLACE TABLE " + name + " AS SELECT * FROM relatron_generated")
             cur.unregister("relatron_generated")
-        cur.execute("DELETE FROM relatron.declarations WHERE list_contains(?, table_name)",
-                    [list(keys)])
         for name, (pk, fks, time_col) in keys.items():
-            declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col)
+            declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col,
+                    replace=True)
         if tasks:
             horizon = dt.timedelta(days=30)
             val = START + dt.timedelta(days=int(days * 0.6))

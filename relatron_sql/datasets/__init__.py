@@ -69,11 +69,9 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
         for name in clash:
             cur.execute(render("DROP TABLE :t", t=table_ref(name)))
         _build(cur, module, folder)
-        # the dataset's own keys replace whatever was declared for these tables before
-        cur.execute("DELETE FROM relatron.declarations WHERE list_contains(?, table_name)",
-                    [list(module.KEYS)])
         for name, (pk, fks, time_col) in module.KEYS.items():
-            declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col)
+            declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col,
+                    replace=True)
         schema = read_schema(cur, count_dangling=False)
         for spec in module.TASKS:
             tasks[spec["name"]] = create_task(cur, replace=True, schema=schema, **spec)

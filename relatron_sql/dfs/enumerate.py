@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from ..errors import CompileError, bad_argument
 from ..schema import Schema
-from ..sqlbuild import table as table_ref
+from ..sqlbuild import known_at, table as table_ref
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +145,12 @@ class _Builder:
         c = exp.column(column.name, quoted=True)
         query = exp.select(c, exp.alias_(exp.Count(this=exp.Star()), "n")).from_(
             table_ref(table)).where(exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null())))
-        params = []
-        if t.time_column is not None and self.as_of is not None:
-            query = query.where(exp.LTE(this=exp.column(t.time_column, quoted=True),
-                                        expression=exp.Placeholder()))
-            params.append(self.as_of)
+        known = known_at(t.time_column, self.as_of)
+        if known is not None:
+            query = query.where(known)
         query = query.group_by(c.copy()).order_by(exp.Ordered(this=exp.column("n"), desc=True),
                                                   c.copy()).limit(TOP_CATEGORIES)
-        rows = self.con.execute(query.sql("duckdb"), params).fetchall()
+        rows = self.con.execute(query.sql("duckdb")).fetchall()
         return [r[0] for r in rows]
 
 

@@ -47,9 +47,8 @@ def _split(con, task: Task, split: str) -> Rows:
 
 
 def build_plan(con, task: Task, depth: int = DEFAULT_DEPTH, history: bool = True):
-    cutoff = task.val_timestamp - task.horizon
-    schema = read_schema(con, count_dangling=False, as_of=cutoff)
-    plan = enumerate_features(con, schema, task.entity, depth=depth, as_of=cutoff)
+    schema = read_schema(con, count_dangling=False, as_of=task.training_cutoff)
+    plan = enumerate_features(con, schema, task.entity, depth=depth, as_of=task.training_cutoff)
     if history:
         add_label_history(plan, task)
     return plan, schema_info(schema, plan)

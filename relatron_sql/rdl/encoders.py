@@ -23,7 +23,7 @@ import numpy as np
 from sqlglot import exp
 
 from ..schema import Table
-from ..sqlbuild import column, table as table_ref
+from ..sqlbuild import column, known_at, table as table_ref
 
 TEXT_BUCKETS = 512
 NULL_CODE = "\x00"
@@ -75,10 +75,7 @@ class TableEncoder:
     @classmethod
     def fit(cls, con, t: Table, as_of=None) -> "TableEncoder":
         feats = t.features
-        known = None
-        if as_of is not None and t.time_column:
-            known = column(t.time_column) <= exp.cast(exp.Literal.string(str(as_of)),
-                                                      "TIMESTAMP")
+        known = known_at(t.time_column, as_of)
         numeric = [c.name for c in feats if c.semantic in ("numeric", "boolean")]
         categorical = [c.name for c in feats if c.semantic == "categorical"]
         text = [c.name for c in feats if c.semantic == "text"]

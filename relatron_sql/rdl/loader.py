@@ -4,9 +4,9 @@ Per node type a batch holds ``x_num`` (encoded numbers, with timestamp columns' 
 the seed time appended), ``x_cat`` (codes), ``rel_time`` (days between the node's time and its
 seed's time, 0 for static rows), ``timed`` (1 where the row has a time), ``batch`` (which seed it
 belongs to) and ``n_id`` (local node id). A seed whose own row is dated after the seed's time
-carries no values (zeros, code 0), as DFS gives such an entity's columns as NULL. Graph-level: ``seed_index`` (positions of the seeds
-among the entity type's nodes), ``y`` and ``hist`` (per-seed features of the task's own closed
-label history).
+carries no values (zeros, code 0), as DFS gives such an entity's columns as NULL. Graph-level:
+``seed_index`` (positions of the seeds among the entity type's nodes), ``y`` and ``hist``
+(per-seed features of the task's own closed label history).
 """
 from __future__ import annotations
 

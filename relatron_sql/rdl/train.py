@@ -63,7 +63,7 @@ class Prepared:
         # when fitting, column kinds and encoders come from rows known by the last training
         # label's window, as DFS takes its features: nothing from the validation or test
         # period shapes an encoding
-        as_of = task.val_timestamp - task.horizon if encoders is None else None
+        as_of = task.training_cutoff if encoders is None else None
         schema = schema or read_schema(con, count_dangling=False, as_of=as_of)
         graph = graph_for(con, task.entity, schema)
         if encoders is None:

@@ -41,9 +41,9 @@ def depth1_plan(con, task: Task):
     takes them: from rows known by the last training label's window."""
     from ..dfs.compile import schema_info
     from ..dfs.enumerate import enumerate_features
-    cutoff = task.val_timestamp - task.horizon
-    schema = read_schema(con, count_dangling=False, as_of=cutoff)
-    plan = enumerate_features(con, schema, task.entity, depth=1, windows=(), as_of=cutoff)
+    schema = read_schema(con, count_dangling=False, as_of=task.training_cutoff)
+    plan = enumerate_features(con, schema, task.entity, depth=1, windows=(),
+                              as_of=task.training_cutoff)
     return plan, schema_info(schema, plan)
 
 
