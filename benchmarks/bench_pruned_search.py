@@ -58,7 +58,9 @@ def main(argv=None) -> None:
             runs = {}
             for label, pri in (("unseeded", []), ("seeded", priors)):
                 log = Collect()
-                fam.fit(con, task, FitOptions(budget=args.trials, seed=0, device="cpu",
+                # DFS tries priors as extra trials: at equal trials the seeded study gets fewer
+                budget = args.trials - (len(pri) if args.family == "dfs" else 0)
+                fam.fit(con, task, FitOptions(budget=budget, seed=0, device="cpu",
                                               time_budget=None, trial_log=log, priors=pri))
                 runs[label] = log.scores
             higher = task.higher_is_better

@@ -49,8 +49,9 @@ class FitOptions:
     time_budget: float | None
     trial_log: Callable[..., None]   # trial_log(trial=, epoch=, config=, train_loss=, val_metric=, seconds=)
     progress: Callable[[str], None] = lambda message: None
-    #: Configurations to try first (best configs of the most similar bank tasks); a family's
-    #: search enqueues them before sampling its own.
+    #: Configurations to try first (best configs of the most similar bank tasks); the
+    #: family tries them before its own search (DFS: as extra trials outside the TPE study;
+    #: RDL: first among its fixed trials, within the budget).
     priors: list[dict] = dataclasses.field(default_factory=list)
 
 

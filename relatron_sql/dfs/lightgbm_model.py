@@ -1,4 +1,5 @@
-"""LightGBM searched with Optuna (TPE, seeded) under early stopping on the validation split.
+"""LightGBM searched with Optuna (TPE, seeded) under early stopping on the validation split,
+after the bank's configurations for similar tasks when there are any.
 
 Objectives and early-stopping metrics follow the task kind: binary (AUROC), regression (MAE, the
 search also tries L1 / L2 / Huber losses) and multiclass (accuracy). Models are kept as LightGBM
@@ -86,26 +87,29 @@ def prior_params(prior: dict, kind: str) -> dict | None:
 def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, budget: int,
            seed: int, time_budget: float | None = None, trial_log=None,
            progress=None, priors=()) -> tuple[lgb.Booster, dict, float]:
-    """Best booster, its parameters and validation metric over ``budget`` Optuna trials."""
+    """Best booster, its parameters and validation metric: the bank's configurations
+    (``priors``) first, then ``budget`` Optuna trials starting from the default configuration.
+
+    The priors are extra candidates outside the TPE study. Enqueued into it, they took the place
+    of its random start-up trials and pulled its density towards them, and the search ended lower
+    on validation on more bank tasks than it helped (benchmarks/RESULTS.md). Kept apart, the study
+    samples what it samples unseeded, and the priors can only add a better candidate.
+    """
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     higher = kind != "regression"
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(budget // 3, 1)))
-    study = optuna.create_study(direction="maximize" if higher else "minimize", sampler=sampler)
     defaults = dict(DEFAULT_PARAMS)
     if kind == "regression":
         defaults["objective"] = "l1"
-    study.enqueue_trial(defaults)
-    for prior in priors or ():
-        params = prior_params(prior, kind)
-        if params is not None:
-            study.enqueue_trial(params)
+    seeded = [p for p in (prior_params(prior, kind) for prior in priors or ()) if p is not None]
     best: dict = {"booster": None, "params": None, "score": None}
     started = time.perf_counter()
+    numbers = iter(range(len(seeded) + budget))
 
-    def objective(trial):
+    def evaluate(sampled: dict) -> float:
         t0 = time.perf_counter()
-        params = {**base_params(kind, num_classes, seed), **_suggest(trial, kind)}
+        number = next(numbers)
+        params = {**base_params(kind, num_classes, seed), **sampled}
         if kind == "regression" and params["objective"] != "l1":
             params["metric"] = "l1"
         booster = fit_one(params, X_train, y_train, X_val, y_val)
@@ -118,16 +122,28 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
         if better:
             best.update(booster=booster, params=params, score=score)
         if trial_log is not None:
-            trial_log(trial=trial.number, config={**params, "rounds": booster.best_iteration},
+            trial_log(trial=number, config={**params, "rounds": booster.best_iteration},
                       val_metric=score, seconds=time.perf_counter() - t0)
         if progress is not None:
-            progress(f"dfs trial {trial.number}: val {score:.4f} "
-                     f"({booster.best_iteration} rounds)")
+            progress(f"dfs trial {number}: val {score:.4f} ({booster.best_iteration} rounds)")
         return score
 
+    def out_of_time() -> bool:
+        return time_budget is not None and time.perf_counter() - started > time_budget
+
+    for params in seeded:
+        evaluate(params)
+        if out_of_time():
+            return best["booster"], best["params"], float(best["score"])
+
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(budget // 3, 1)))
+    study = optuna.create_study(direction="maximize" if higher else "minimize", sampler=sampler)
+    study.enqueue_trial(defaults)
+
     def stop_when_out_of_time(study_, trial_):
-        if time_budget is not None and time.perf_counter() - started > time_budget:
+        if out_of_time():
             study_.stop()
 
-    study.optimize(objective, n_trials=budget, callbacks=[stop_when_out_of_time])
+    study.optimize(lambda trial: evaluate(_suggest(trial, kind)), n_trials=budget,
+                   callbacks=[stop_when_out_of_time])
     return best["booster"], best["params"], float(best["score"])

@@ -19,11 +19,40 @@ def test_priors_are_tried_first_and_clipped():
     booster, params, score = lightgbm_model.search(
         "binary", None, *_data(), budget=3, seed=0, trial_log=lambda **kw: logged.append(kw),
         priors=[prior, {"params": {"learning_rate": "bad"}}])
-    assert [r["trial"] for r in logged] == [0, 1, 2]
-    assert logged[1]["config"]["learning_rate"] == 0.2   # clipped into the search space
-    assert logged[1]["config"]["num_leaves"] == 9
+    # the one valid prior, then the budget's three trials (the default configuration first)
+    assert [r["trial"] for r in logged] == [0, 1, 2, 3]
+    assert logged[0]["config"]["learning_rate"] == 0.2   # clipped into the search space
+    assert logged[0]["config"]["num_leaves"] == 9
+    assert logged[1]["config"]["learning_rate"] == lightgbm_model.DEFAULT_PARAMS["learning_rate"]
     assert score == max(r["val_metric"] for r in logged) and 0.5 < score <= 1
     assert lightgbm_model.prior_params({"params": {"num_leaves": 3}}, "binary") is None
+
+
+def test_priors_do_not_change_what_the_search_samples():
+    def run(priors):
+        logged = []
+        lightgbm_model.search("binary", None, *_data(2), budget=8, seed=3, priors=priors,
+                              trial_log=lambda **kw: logged.append(kw))
+        return logged
+
+    unseeded = run([])
+    prior = {"params": {**lightgbm_model.DEFAULT_PARAMS, "num_leaves": 40, "lambda_l2": 5.0}}
+    seeded = run([prior, prior])
+    assert len(seeded) == len(unseeded) + 2
+    assert seeded[0]["config"]["num_leaves"] == 40
+    assert [r["config"] for r in seeded[2:]] == [r["config"] for r in unseeded]
+    assert [r["val_metric"] for r in seeded[2:]] == [r["val_metric"] for r in unseeded]
+
+
+def test_a_prior_that_wins_on_validation_is_the_model_returned():
+    logged = []
+    _, params, score = lightgbm_model.search(
+        "binary", None, *_data(5), budget=1, seed=0, trial_log=lambda **kw: logged.append(kw),
+        priors=[{"params": {**lightgbm_model.DEFAULT_PARAMS, "num_leaves": 4,
+                            "min_data_in_leaf": 5, "learning_rate": 0.1}}])
+    prior, default = logged
+    assert prior["val_metric"] > default["val_metric"]   # the data is chosen so that it does
+    assert score == prior["val_metric"] and params["num_leaves"] == 4
 
 
 def test_time_budget_stops_the_search():
@@ -32,3 +61,11 @@ def test_time_budget_stops_the_search():
                           trial_log=lambda **kw: logged.append(kw))
     assert len(logged) == 1
     assert logged[0]["config"]["objective"] == "l1"
+
+
+def test_time_budget_spent_on_priors_stops_before_the_study():
+    logged = []
+    prior = {"params": dict(lightgbm_model.DEFAULT_PARAMS)}
+    lightgbm_model.search("binary", None, *_data(1), budget=50, seed=0, time_budget=0.0,
+                          priors=[prior, prior], trial_log=lambda **kw: logged.append(kw))
+    assert len(logged) == 1
