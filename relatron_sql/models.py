@@ -156,7 +156,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
                          trial_log=trial_log, progress=progress or (lambda message: None),
                          priors=priors.get(chosen, []))
     if hasattr(progress, "begin"):
-        progress.begin(name, chosen, budget, time_budget, task.metric, task.higher_is_better)
+        progress.begin(name, chosen, _planned_trials(chosen, budget, priors, task.kind),
+                       time_budget, task.metric, task.higher_is_better)
     try:
         if progress is not None:
             progress(f"training {chosen}")
@@ -395,6 +396,15 @@ def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
     return {family: [n["config"] for n in bank.nearest(rows, signals, family, k=2,
                                                       exclude_task=task)]
             for family in ("dfs", "rdl")}
+
+
+def _planned_trials(chosen: str, budget: int, priors: dict[str, list[dict]], kind: str) -> int:
+    """Trials a progress line counts to: DFS fits the usable bank priors on top of its budget."""
+    if chosen not in ("dfs", "both"):
+        return budget
+    from .dfs import lightgbm_model
+    return budget + sum(lightgbm_model.prior_params(p, kind) is not None
+                        for p in priors.get("dfs", []))
 
 
 class _Both:

@@ -43,6 +43,19 @@ def test_progress_line_follows_trials_and_epochs(con):
     assert result["val"]["mae"] == pytest.approx(best)
 
 
+def test_dfs_trial_count_includes_the_bank_priors_it_tries(con, monkeypatch):
+    prior = {"params": {"learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 10,
+                        "feature_fraction": 0.7, "bagging_fraction": 0.9, "lambda_l2": 0.1}}
+    monkeypatch.setattr(models, "_priors", lambda con, decision: {"dfs": [prior, {"bad": 1}]})
+    out = io.StringIO()
+    models.train(con, "user-active", family="dfs", budget=2,
+                 progress=progress.ProgressLine(out, always=True))
+    text = out.getvalue()
+    assert "trial 3/3" in text and "/2 " not in text
+    assert con.execute("SELECT COUNT(*) FROM relatron.trials WHERE name = 'user-active'"
+                       ).fetchall()[0][0] == 3
+
+
 def test_attached_line_reaches_sql_calls(con):
     """A line attached by the shell sees training started from SQL (inside a UDF)."""
     out = io.StringIO()
