@@ -2,9 +2,10 @@
 tasks reaches the unseeded search's best validation metric in at most a third of the trials, on
 most bank tasks.
 
-For each task of the chosen databases: the DFS family's Optuna search with N trials, once
-unseeded and once seeded (priors from the bank without the task itself), same seed; prints the
-trial at which each first reaches the unseeded best, and the ratio.
+For each task of the chosen databases: the DFS family's search with N trials in all, once
+unseeded and once seeded (priors from the bank without the task itself, tried first as extra
+trials, then N minus their number of Optuna trials), same seed; prints the trial at which the
+seeded search first reaches the unseeded best.
 Usage: .venv/bin/python benchmarks/bench_pruned_search.py [--only f1,generated] [--trials 12]
 """
 from __future__ import annotations
