@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from relatron_sql import families
+from relatron_sql.dfs.lightgbm_model import usable_priors
 from relatron_sql.families import FitOptions
 from relatron_sql.route import bank, signals
 from relatron_sql.task import load_task
@@ -60,7 +61,8 @@ def main(argv=None) -> None:
             for label, pri in (("unseeded", []), ("seeded", priors)):
                 log = Collect()
                 # DFS tries priors as extra trials: at equal trials the seeded study gets fewer
-                budget = args.trials - (len(pri) if args.family == "dfs" else 0)
+                extra = len(usable_priors(pri, task.kind)) if args.family == "dfs" else 0
+                budget = args.trials - extra
                 fam.fit(con, task, FitOptions(budget=budget, seed=0, device="cpu",
                                               time_budget=None, trial_log=log, priors=pri))
                 runs[label] = log.scores

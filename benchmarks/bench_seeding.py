@@ -21,7 +21,7 @@ from relatron_sql.task import load_task
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "f1"
 
 
-def test_score(con, task, fitted) -> float:
+def score_on_test(con, task, fitted) -> float:
     rows = split_rows(con, task, "test")
     return metrics.primary(task.kind, metrics.evaluate(task.kind, rows.label,
                                                         fitted.model.predict(con, task, rows)))
@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     relatron_sql.load(con, "ergast_f1", args.data)
     fam = families.get("dfs")
     rows = bank.load()
-    tally = {"higher": 0, "lower": 0, "same": 0}
+    tally = {"better": 0, "worse": 0, "same": 0}
     for name in args.tasks.split(","):
         task = load_task(con, name)
         near = bank.nearest(rows, signals.compute(con, task), "dfs", k=2, exclude_task=name)
@@ -49,14 +49,14 @@ def main(argv=None) -> None:
                 fitted = fam.fit(con, task, FitOptions(
                     budget=fam.default_budget, seed=seed, device="cpu", time_budget=None,
                     trial_log=lambda **_: None, priors=priors))
-                out[label] = (fitted.val_metric, test_score(con, task, fitted))
+                out[label] = (fitted.val_metric, score_on_test(con, task, fitted))
             (uv, ut), (sv, st) = out["unseeded"], out["seeded"]
-            sign = (st - ut) * (1 if task.higher_is_better else -1)
-            tally["higher" if sign > 1e-9 else "lower" if sign < -1e-9 else "same"] += 1
+            gain = (st - ut) * (1 if task.higher_is_better else -1)
+            verdict = "better" if gain > 1e-9 else "worse" if gain < -1e-9 else "same"
+            tally[verdict] += 1
             print(f"  seed {seed}: unseeded val {uv:.4f} test {ut:.4f} | seeded val {sv:.4f} "
-                  f"test {st:.4f} | seeded {'better' if sign > 1e-9 else 'worse' if sign < -1e-9 else 'same'}"
-                  f" on test", flush=True)
-    print(f"\nseeded better on test {tally['higher']}, worse {tally['lower']}, "
+                  f"test {st:.4f} | seeded {verdict} on test", flush=True)
+    print(f"\nseeded better on test {tally['better']}, worse {tally['worse']}, "
           f"same {tally['same']}")
 
 

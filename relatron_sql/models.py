@@ -403,8 +403,7 @@ def _planned_trials(chosen: str, budget: int, priors: dict[str, list[dict]], kin
     if chosen not in ("dfs", "both"):
         return budget
     from .dfs import lightgbm_model
-    return budget + sum(lightgbm_model.prior_params(p, kind) is not None
-                        for p in priors.get("dfs", []))
+    return budget + len(lightgbm_model.usable_priors(priors.get("dfs"), kind))
 
 
 class _Both:

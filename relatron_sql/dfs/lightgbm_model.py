@@ -7,6 +7,7 @@ text; nothing is pickled.
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import lightgbm as lgb
@@ -84,6 +85,11 @@ def prior_params(prior: dict, kind: str) -> dict | None:
     return out
 
 
+def usable_priors(priors, kind: str) -> list[dict]:
+    """The stored configurations the search can try, clipped into its space; others dropped."""
+    return [p for p in (prior_params(prior, kind) for prior in priors or ()) if p is not None]
+
+
 def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, budget: int,
            seed: int, time_budget: float | None = None, trial_log=None,
            progress=None, priors=()) -> tuple[lgb.Booster, dict, float]:
@@ -101,10 +107,10 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
     defaults = dict(DEFAULT_PARAMS)
     if kind == "regression":
         defaults["objective"] = "l1"
-    seeded = [p for p in (prior_params(prior, kind) for prior in priors or ()) if p is not None]
+    seeded = usable_priors(priors, kind)
     best: dict = {"booster": None, "params": None, "score": None}
     started = time.perf_counter()
-    numbers = iter(range(len(seeded) + budget))
+    numbers = itertools.count()
 
     def evaluate(sampled: dict) -> float:
         t0 = time.perf_counter()
