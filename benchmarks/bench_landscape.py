@@ -8,7 +8,10 @@ plain best-validation selection (flatness weight 0) and the family's blend (its 
 weight) are compared on the same checkpoints. The best test score among the candidates is
 printed for scale: it is what a selector could reach at most.
 Usage: .venv/bin/python benchmarks/bench_landscape.py [--only f1,generated] [--trials 3]
-       [--seeds 0,1]
+       [--seeds 0,1] [--all-tasks] [--skip-standard] [--device cuda]
+
+On rel-f1 only RelBench's three tasks run unless ``--all-tasks``; ``--skip-standard`` leaves
+those three out (to add the others to an earlier run).
 """
 from __future__ import annotations
 
@@ -56,20 +59,25 @@ def main(argv=None) -> None:
     ap.add_argument("--only", default="f1,generated")
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--all-tasks", action="store_true")
+    ap.add_argument("--skip-standard", action="store_true")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     weight = FAMILY.flatness_weight
     tally = {"better": 0, "worse": 0, "same": 0}
     for db, con in databases(set(args.only.split(","))):
         names = [r[0] for r in con.execute("SELECT name FROM relatron.tasks ORDER BY name"
                                            ).fetchall()]
-        for name in STANDARD.get(db, names):
+        standard = STANDARD.get(db, ())
+        chosen = names if args.all_tasks or args.skip_standard or not standard else standard
+        for name in (n for n in chosen if not (args.skip_standard and n in standard)):
             task = load_task(con, name)
             for seed in (int(s) for s in args.seeds.split(",")):
                 recorder = Recorder()
                 FAMILY.select_checkpoint = recorder
                 try:
                     models.train(con, name, family="rdl", budget=args.trials, seed=seed,
-                                 retrain=True)
+                                 device=args.device, retrain=True)
                 finally:
                     del FAMILY.select_checkpoint
                 if recorder.result is None:
@@ -93,7 +101,7 @@ def main(argv=None) -> None:
         con.close()
     print(f"\nlandscape selection (weight {weight}) vs best validation on test, "
           f"{args.trials} trials per search: better {tally['better']}, worse "
-          f"{tally['worse']}, same checkpoint {tally['same']}")
+          f"{tally['worse']}, same checkpoint {tally['same']} (device {args.device})")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ test metric. Writes relatron_sql/data/bank.json (resumable: rows already there a
 
 Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
        [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json] [--keys-only]
-       [--signals-only]
+       [--signals-only] [--retrain rdl]
 
 --keys-only trains nothing: it writes each existing row's ``test_key`` (see route/bank.py).
 --signals-only trains nothing: it recomputes the signals of the tasks already in the bank (after
 a change to how signals are computed), keeping their families' results.
+--retrain FAMILY drops that family's rows of the selected databases and trains them again (after
+a change to the family), keeping the other family's rows and every task's signals.
 """
 from __future__ import annotations
 
@@ -60,6 +62,10 @@ def databases(only: set[str] | None):
         yield name, con
 
 
+def _selected(database: str, only: set[str]) -> bool:
+    return database in only or ("generated" in only and database.startswith("generated"))
+
+
 def _restart(con, start: dt.datetime) -> None:
     for (name,) in con.execute("SELECT name FROM relatron.tasks").fetchall():
         t = load_task(con, name)
@@ -81,12 +87,16 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--keys-only", action="store_true")
     ap.add_argument("--signals-only", action="store_true")
+    ap.add_argument("--retrain", choices=("dfs", "rdl"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     out = pathlib.Path(args.out)
     rows = json.loads(out.read_text()) if out.exists() else []
-    done = {(r["task"], r["family"]) for r in rows}
     only = set(filter(None, args.only.split(",")))
+    if args.retrain:
+        rows = [r for r in rows if r["family"] != args.retrain
+                or (only and not _selected(r["database"], only))]
+    done = {(r["task"], r["family"]) for r in rows}
     budgets = {"dfs": args.dfs_budget, "rdl": args.rdl_budget}
     for db, con in databases(only):
         for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
@@ -100,9 +110,12 @@ def main(argv=None) -> int:
                                   and not args.signals_only):
                 continue
             started = time.perf_counter()
-            sig = signals_mod.compute(con, task)
-            sig["metric"] = task.metric
-            print(f"{key}: signals in {time.perf_counter() - started:.1f} s", flush=True)
+            if own and not args.signals_only:
+                sig = own[0]["signals"]
+            else:
+                sig = signals_mod.compute(con, task)
+                sig["metric"] = task.metric
+                print(f"{key}: signals in {time.perf_counter() - started:.1f} s", flush=True)
             if args.signals_only:
                 for r in own:
                     r["signals"] = sig

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 def test_sql_train_on_cuda_registers_a_cpu_loadable_model(gen_con):
     summary = json.loads(gen_con.execute(
         "SELECT relatron_train('user-active', family := 'rdl', device := 'cuda', seed := 0, "
-        "time_budget := 20)").fetchall()[0][0])
+        "time_budget := 300)").fetchall()[0][0])   # an upper bound: it stops by patience
     assert summary["family"] == "rdl" and summary["config"]["device"] == "cuda"
     assert 0.5 < summary["test"]["auroc"] <= 1.0
     weights = gen_con.execute(
@@ -64,3 +64,15 @@ def test_family_fit_on_cuda_hands_back_a_cpu_model(gen_con):
                                                   time_budget=10, trial_log=lambda **k: None))
     assert fitted.model.device == "cpu"
     assert not next(fitted.model.net.parameters()).is_cuda
+
+
+def test_flatness_selection_runs_on_cuda(gen_con):
+    out = models.train(gen_con, "user-active", family="rdl", budget=3, device="cuda", seed=0)
+    land = out["config"]["landscape"]
+    assert land is not None and len(land["candidates"]) == 3
+    for c in land["candidates"]:
+        assert all(np.isfinite(v) for v in c["flatness"].values())
+    chosen = land["candidates"][land["chosen"]]
+    assert out["config"]["trial"] == chosen["trial"]
+    n = gen_con.execute("SELECT relatron_predict('user-active')").fetchall()[0][0]
+    assert n > 0
