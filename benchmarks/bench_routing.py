@@ -3,7 +3,9 @@ leave-one-database-out; always-RDL and always-DFS are the baselines printed besi
 
 For each database, the selector is fitted on the other databases' tasks only and then routes
 this database's tasks (P >= 0.5 -> RDL). Also printed: how often it commits (P outside
-[0.2, 0.8]) and how accurate those committed decisions are.
+[0.2, 0.8]) and how accurate those committed decisions are; and for every rule its regret, the
+mean test score lost against the better family (oriented so higher is better; MAE in units of
+the label's standard deviation). Accuracy counts a near-tie like a rout; regret does not.
 Usage: .venv/bin/python benchmarks/bench_routing.py [bank.json]
 """
 from __future__ import annotations
@@ -38,6 +40,9 @@ def main(path=None) -> None:
     dbs = sorted({o["database"] for o in outcomes})
     right = committed = committed_right = logistic_right = 0
     lines = []
+    picks: dict[str, list[tuple[dict, bool]]] = {"ours": [], "always RDL": [], "always DFS": [],
+                                                 "logistic, all signals": [],
+                                                 "better validation score": []}
     for db in dbs:
         train = [o for o in outcomes if o["database"] != db]
         model = selector.fit(train)
@@ -46,6 +51,10 @@ def main(path=None) -> None:
             p = model.probability(o["signals"])
             logistic_right += (logistic(o["signals"]) >= 0.5) == o["rdl_wins"]
             pick_rdl = p >= 0.5
+            for rule, pick in (("ours", pick_rdl), ("always RDL", True), ("always DFS", False),
+                               ("logistic, all signals", logistic(o["signals"]) >= 0.5),
+                               ("better validation score", validation_pick(o))):
+                picks[rule].append((o, pick))
             ok = pick_rdl == o["rdl_wins"]
             right += ok
             if p >= 0.8 or p <= 0.2:
@@ -63,6 +72,21 @@ def main(path=None) -> None:
           f"logistic regression on all signals: {logistic_right / n:.1%}")
     if committed:
         print(f"committed decisions: {committed}/{n}, accurate: {committed_right / committed:.1%}")
+    print("\nrule                        accuracy  regret (mean test score lost)")
+    for rule, chosen in picks.items():
+        acc = np.mean([pick == o["rdl_wins"] for o, pick in chosen])
+        print(f"{rule:28s} {acc:7.1%}   {np.mean([regret(o, pick) for o, pick in chosen]):.4f}")
+
+
+def validation_pick(outcome: dict) -> bool:
+    """What searching both families and keeping the better validation score picks: RDL?"""
+    best = outcome["best"]
+    return bank._better(best["rdl"], best["dfs"])
+
+
+def regret(outcome: dict, pick_rdl: bool) -> float:
+    test = outcome["test"]
+    return max(test.values()) - test["rdl" if pick_rdl else "dfs"]
 
 
 if __name__ == "__main__":
