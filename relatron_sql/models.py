@@ -175,9 +175,12 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         register = functools.partial(_register, task=task, family=chosen, fitted=kept,
                                      scores=scores, seed=seed, fingerprint=fingerprint,
                                      seconds=seconds, decision=decision, call=call)
+        warnings = list(fitted.extra.get("warnings", ()))
+        for w in warnings:
+            log.warning("%s: %s", name, w)
         summary = {"name": name, "family": chosen, "route": decision, "metric": task.metric,
                    "val": scores["val"], "test": scores["test"], "config": fitted.config,
-                   "seconds": round(seconds, 2)}
+                   "warnings": warnings, "seconds": round(seconds, 2)}
         if defer:
             trials = trial_log.take()
         else:
@@ -419,7 +422,7 @@ class _Both:
 
     def fit(self, con, task: Task, options: FitOptions):
         """A time budget is shared: DFS gets half of it, RDL what is left."""
-        best = None
+        best, warnings = None, []
         started = time.perf_counter()
         for i, name in enumerate(("dfs", "rdl")):
             options.trial_log.family = name
@@ -430,7 +433,9 @@ class _Both:
             fitted = families.get(name).fit(con, task, dataclasses.replace(
                 options, priors=self.priors.get(name, []), time_budget=budget))
             fitted.extra["family"] = name
+            warnings += fitted.extra.get("warnings", [])
             if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
         options.trial_log.family = best.extra["family"]
+        best.extra["warnings"] = warnings
         return best

@@ -108,10 +108,20 @@ class DfsFamily:
         remaining = None
         if options.time_budget is not None:
             remaining = max(options.time_budget - (time.perf_counter() - started), 1.0)
+        priors = getattr(options, "priors", ())
+        trials: list[dict] = []
+
+        def log_trial(**row):
+            trials.append(row)
+            if options.trial_log is not None:
+                options.trial_log(**row)
+
         booster, params, score = lightgbm_model.search(
             task.kind, task.num_classes, X_train, train.label, X_val, val.label, options.budget,
-            options.seed, remaining, options.trial_log, options.progress,
-            getattr(options, "priors", ()))
+            options.seed, remaining, log_trial, options.progress, priors)
+        planned = options.budget + len(lightgbm_model.usable_priors(priors, task.kind))
+        warnings = ([f"dfs: the time budget allowed {len(trials)} of {planned} trials"]
+                    if len(trials) < planned else [])
         plan = plan.subset(names)
         model = DfsModel(plan, info, booster, task.kind)
         gains = booster.feature_importance("gain")
@@ -125,7 +135,7 @@ class DfsFamily:
                          num_iteration=booster.best_iteration or None).encode()),
                      "plan": ("json", json.dumps({"plan": plan.to_json(), "info": info},
                                                  default=str).encode())}
-        return Fitted(model, config, artifacts, features, score)
+        return Fitted(model, config, artifacts, features, score, {"warnings": warnings})
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> DfsModel:
         stored = json.loads(artifacts["plan"])

@@ -42,7 +42,8 @@ class RDLFamily:
         prepared = engine.Prepared.build(con, task)
         splits = {s: split_rows(con, task, s) for s in ("train", "val")}
         candidates, last = [], 0.0   # one per trial: (val score, trial, model, info)
-        for trial, overrides in enumerate(trial_configs(options)):
+        configs = trial_configs(options)
+        for trial, overrides in enumerate(configs):
             if deadline is not None and trial > 0 and time.perf_counter() + last >= deadline:
                 break  # not enough time left for another trial as long as the last one
             t0 = time.perf_counter()
@@ -58,8 +59,8 @@ class RDLFamily:
         score, trial, model, info = ranked[landscape["chosen"] if landscape else 0]
         config = {**engine.stored_config(model, prepared), "trial": trial,
                   "epochs": info["epochs"], "best_epoch": info["best_epoch"],
-                  "epoch_seconds": info["epoch_seconds"], "device": options.device,
-                  "landscape": landscape}
+                  "epoch_seconds": info["epoch_seconds"], "stopped": info["stopped"],
+                  "device": options.device, "landscape": landscape}
         model.config = config
         options.progress("rdl: permutation importance on the validation split")
         features = engine.permutation_importance(con, task, model, splits["val"],
@@ -70,7 +71,8 @@ class RDLFamily:
         artifacts = {"config": ("json", json.dumps(config).encode()),
                      "weights": ("torch", model.state_bytes())}
         return Fitted(model, config, artifacts, features, score,
-                      {"seconds": time.perf_counter() - started})
+                      {"seconds": time.perf_counter() - started,
+                       "warnings": time_warnings(len(candidates), len(configs), info)})
 
     def select_checkpoint(self, con, task: Task, ranked: list, val, options: FitOptions,
                           started: float) -> dict | None:
@@ -95,6 +97,19 @@ class RDLFamily:
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> engine.RDLModel:
         return engine.load_model(config, artifacts)
+
+
+def time_warnings(trials: int, planned: int, chosen: dict) -> list[str]:
+    """What the time budget cut short: trials not run, or the chosen trial's epochs."""
+    out = []
+    if trials < planned:
+        out.append(f"rdl: the time budget allowed {trials} of {planned} trials")
+    if chosen["stopped"] == "time":
+        out.append(f"rdl: the time budget stopped the chosen trial after {chosen['epochs']} "
+                   f"epoch(s) ({', '.join(f'{s:g}' for s in chosen['epoch_seconds'])} s), "
+                   "before it stopped improving; the model may be undertrained: raise "
+                   "time_budget")
+    return out
 
 
 def trial_configs(options: FitOptions) -> list[dict]:
