@@ -11,7 +11,7 @@ Usage: .venv/bin/python benchmarks/bench_landscape.py [--only f1,generated] [--t
        [--seeds 0,1] [--all-tasks] [--skip-standard] [--device cuda]
 
 On rel-f1 only RelBench's three tasks run unless ``--all-tasks``; ``--skip-standard`` leaves
-those three out (to add the others to an earlier run).
+those three out (with ``--only f1``, to add rel-f1's other tasks to an earlier run).
 """
 from __future__ import annotations
 

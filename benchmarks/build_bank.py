@@ -12,7 +12,8 @@ Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budge
 --signals-only trains nothing: it recomputes the signals of the tasks already in the bank (after
 a change to how signals are computed), keeping their families' results.
 --retrain FAMILY drops that family's rows of the selected databases and trains them again (after
-a change to the family), keeping the other family's rows and every task's signals.
+a change to the family), keeping the other family's rows and every task's signals. The rows are
+dropped at the first write: to resume an interrupted retrain, run again without --retrain.
 """
 from __future__ import annotations
 
@@ -89,6 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--signals-only", action="store_true")
     ap.add_argument("--retrain", choices=("dfs", "rdl"))
     args = ap.parse_args(argv)
+    if args.retrain and (args.keys_only or args.signals_only):
+        ap.error("--retrain trains; it cannot go with --keys-only or --signals-only")
     logging.basicConfig(level=logging.WARNING)
     out = pathlib.Path(args.out)
     rows = json.loads(out.read_text()) if out.exists() else []

@@ -193,8 +193,6 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
                      "predictions": written, "seconds": round(time.perf_counter() - t0, 1)})
         say(f"{name}: {result['family']}, test {metric} {rows[-1]['test']} "
             f"({rows[-1]['seconds']} s)")
-        for warning in result.get("warnings", ()):
-            say(f"{name}: warning: {warning}")
     say(f"done in {time.perf_counter() - started:.0f} s")
     return rows
 

@@ -144,7 +144,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     priors = _priors(con, decision)
     fam = _Both(priors) if chosen == "both" else families.get(chosen)
     budget = budget or fam.default_budget
-    call = {"family": family, "budget": budget, "seed": seed, "device": device}
+    call = {"family": family, "budget": budget, "seed": seed, "device": device,
+            "time_budget": time_budget}
     if not retrain:
         previous = _same_call(con, name, call, fingerprint)
         if previous is not None:
@@ -252,7 +253,8 @@ def _same_call(con, name: str, call: dict, fingerprint: str) -> dict | None:
         return None
     return {"name": name, "version": version, "family": family, "route": json.loads(route or
             "null"), "metric": stored["metric"], "val": stored["val"], "test": stored["test"],
-            "config": json.loads(config), "seconds": seconds, "reused": True}
+            "config": json.loads(config), "warnings": stored.get("warnings", []),
+            "seconds": seconds, "reused": True}
 
 
 def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint, seconds,
@@ -262,7 +264,7 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
                               "WHERE name = ?", [task.name]).fetchall()[0][0]
         cur.execute("UPDATE relatron.models SET active = false WHERE name = ?", [task.name])
         stored = {"metric": task.metric, "val": scores["val"], "test": scores["test"],
-                  "call": call}
+                  "call": call, "warnings": list(fitted.extra.get("warnings", ()))}
         cur.execute("INSERT INTO relatron.models (name, version, active, family, config, metrics,"
                     " seed, data_fingerprint, library_versions, seconds, status, route) VALUES "
                     "(?, ?, true, ?, ?, ?, ?, ?, ?, ?, 'ready', ?)",
@@ -422,7 +424,7 @@ class _Both:
 
     def fit(self, con, task: Task, options: FitOptions):
         """A time budget is shared: DFS gets half of it, RDL what is left."""
-        best, warnings = None, []
+        best, warnings = None, {}
         started = time.perf_counter()
         for i, name in enumerate(("dfs", "rdl")):
             options.trial_log.family = name
@@ -433,9 +435,13 @@ class _Both:
             fitted = families.get(name).fit(con, task, dataclasses.replace(
                 options, priors=self.priors.get(name, []), time_budget=budget))
             fitted.extra["family"] = name
-            warnings += fitted.extra.get("warnings", [])
+            warnings[name] = fitted.extra.get("warnings", [])
             if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
-        options.trial_log.family = best.extra["family"]
-        best.extra["warnings"] = warnings
+        kept = best.extra["family"]
+        options.trial_log.family = kept
+        # a family's warnings start with its name; the other family's model is not returned
+        best.extra["warnings"] = [w if name == kept else
+                                  w.replace(f"{name}: ", f"{name} (not kept): ", 1)
+                                  for name, ws in warnings.items() for w in ws]
         return best

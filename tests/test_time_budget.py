@@ -1,4 +1,5 @@
-"""A time budget that cuts training short says so in the summary, in SQL and in the registry."""
+"""Time that cuts training short is reported: warnings in the summary (also when the registered
+model is reused), and the RDL config's record of why training stopped."""
 import itertools
 import json
 import types
@@ -8,6 +9,7 @@ import pytest
 import relatron_sql
 from relatron_sql import models
 from relatron_sql.dfs import lightgbm_model
+from relatron_sql.rdl import train as engine
 from relatron_sql.testing import make_database
 
 
@@ -52,3 +54,45 @@ def test_dfs_search_cut_by_the_time_budget_warns(gen, monkeypatch):
 def test_dfs_full_search_has_no_warning(gen):
     out = models.train(gen, "user-active", family="dfs", budget=3)
     assert out["warnings"] == []
+
+
+def test_rdl_trial_cap_without_a_time_budget_warns_about_the_cap(gen, monkeypatch):
+    monkeypatch.setitem(engine.DEFAULTS, "max_seconds", 1e-6)
+    out = models.train(gen, "user-active", family="rdl")
+    assert out["config"]["stopped"] == "max_seconds" and out["config"]["epochs"] == 1
+    assert len(out["warnings"]) == 1
+    assert "cap of 1e-06 s per trial" in out["warnings"][0]
+    assert "time_budget" not in out["warnings"][0]
+
+
+def test_a_trial_that_ran_every_epoch_is_not_cut_short(gen, monkeypatch):
+    monkeypatch.setitem(engine.DEFAULTS, "max_epochs", 2)
+    monkeypatch.setitem(engine.DEFAULTS, "patience", 5)
+    monkeypatch.setitem(engine.DEFAULTS, "max_seconds", 1e-6)   # would stop it after epoch 1
+    out = models.train(gen, "user-active", family="rdl")
+    assert out["config"]["epochs"] == 1 and out["config"]["stopped"] == "max_seconds"
+    monkeypatch.setitem(engine.DEFAULTS, "max_epochs", 1)
+    out = models.train(gen, "user-active", family="rdl", retrain=True)
+    assert out["config"]["stopped"] == "max_epochs" and out["warnings"] == []
+
+
+def test_a_reused_model_keeps_its_warnings_and_a_new_time_budget_trains_anew(gen):
+    first = models.train(gen, "user-active", family="rdl", time_budget=0.01)
+    assert first["warnings"]
+    again = models.train(gen, "user-active", family="rdl", time_budget=0.01)
+    assert again["reused"] and again["version"] == first["version"]
+    assert again["warnings"] == first["warnings"]
+    longer = models.train(gen, "user-active", family="rdl", time_budget=600)
+    assert not longer.get("reused") and longer["version"] == first["version"] + 1
+    assert longer["config"]["stopped"] != "time"
+
+
+def test_auto_marks_the_warnings_of_the_family_it_did_not_keep(gen, monkeypatch):
+    monkeypatch.setattr(models, "choose_family", lambda con, task, family: ("both", None))
+    out = models.train(gen, "user-active", budget=2, time_budget=0.02)
+    kept = out["family"]
+    lost = "rdl" if kept == "dfs" else "dfs"
+    assert out["warnings"]
+    for w in out["warnings"]:
+        assert w.startswith(f"{kept}: ") or w.startswith(f"{lost} (not kept): ")
+    assert any(w.startswith("rdl") for w in out["warnings"])

@@ -72,7 +72,8 @@ class RDLFamily:
                      "weights": ("torch", model.state_bytes())}
         return Fitted(model, config, artifacts, features, score,
                       {"seconds": time.perf_counter() - started,
-                       "warnings": time_warnings(len(candidates), len(configs), info)})
+                       "warnings": time_warnings(len(candidates), len(configs), info,
+                                                 config["max_seconds"])})
 
     def select_checkpoint(self, con, task: Task, ranked: list, val, options: FitOptions,
                           started: float) -> dict | None:
@@ -99,16 +100,20 @@ class RDLFamily:
         return engine.load_model(config, artifacts)
 
 
-def time_warnings(trials: int, planned: int, chosen: dict) -> list[str]:
-    """What the time budget cut short: trials not run, or the chosen trial's epochs."""
+def time_warnings(trials: int, planned: int, chosen: dict, max_seconds: float) -> list[str]:
+    """What time cut short: trials the budget left out, or the chosen trial's epochs (stopped
+    by the caller's time budget or by the trial's own ``max_seconds`` cap)."""
     out = []
     if trials < planned:
         out.append(f"rdl: the time budget allowed {trials} of {planned} trials")
+    epochs = (f"after {chosen['epochs']} epoch(s) "
+              f"({', '.join(f'{s:g}' for s in chosen['epoch_seconds'])} s), before it stopped "
+              "improving; the model may be undertrained")
     if chosen["stopped"] == "time":
-        out.append(f"rdl: the time budget stopped the chosen trial after {chosen['epochs']} "
-                   f"epoch(s) ({', '.join(f'{s:g}' for s in chosen['epoch_seconds'])} s), "
-                   "before it stopped improving; the model may be undertrained: raise "
-                   "time_budget")
+        out.append(f"rdl: the time budget stopped the chosen trial {epochs}: raise time_budget")
+    elif chosen["stopped"] == "max_seconds":
+        out.append(f"rdl: the chosen trial reached RDL's cap of {max_seconds:g} s per trial "
+                   f"{epochs}")
     return out
 
 

@@ -322,9 +322,13 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
         if stale >= config["patience"]:
             info["stopped"] = "patience"
             break
-        if elapsed + per_epoch > config["max_seconds"] or (
-                deadline is not None and time.perf_counter() + per_epoch > deadline):
-            info["stopped"] = "time"
+        if epoch + 1 == config["max_epochs"]:
+            break
+        if deadline is not None and time.perf_counter() + per_epoch > deadline:
+            info["stopped"] = "time"   # the caller's time budget
+            break
+        if elapsed + per_epoch > config["max_seconds"]:
+            info["stopped"] = "max_seconds"   # the trial's own cap
             break
     if best_state is not None:
         net.load_state_dict(best_state)
