@@ -8,10 +8,11 @@ plain best-validation selection (flatness weight 0) and the family's blend (its 
 weight) are compared on the same checkpoints. The best test score among the candidates is
 printed for scale: it is what a selector could reach at most.
 Usage: .venv/bin/python benchmarks/bench_landscape.py [--only f1,generated] [--trials 3]
-       [--seeds 0,1] [--all-tasks] [--skip-standard] [--device cuda]
+       [--seeds 0,1] [--all-tasks] [--skip-standard] [--tasks driver-win,...] [--device cuda]
 
 On rel-f1 only RelBench's three tasks run unless ``--all-tasks``; ``--skip-standard`` leaves
-those three out (with ``--only f1``, to add rel-f1's other tasks to an earlier run).
+those three out (with ``--only f1``, to add rel-f1's other tasks to an earlier run);
+``--tasks`` runs only the tasks named.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--all-tasks", action="store_true")
     ap.add_argument("--skip-standard", action="store_true")
+    ap.add_argument("--tasks", default="", help="comma-separated task names; all others skipped")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     weight = FAMILY.flatness_weight
@@ -70,6 +72,8 @@ def main(argv=None) -> None:
                                            ).fetchall()]
         standard = STANDARD.get(db, ())
         chosen = names if args.all_tasks or args.skip_standard or not standard else standard
+        if args.tasks:
+            chosen = [n for n in names if n in args.tasks.split(",")]
         for name in (n for n in chosen if not (args.skip_standard and n in standard)):
             task = load_task(con, name)
             for seed in (int(s) for s in args.seeds.split(",")):
