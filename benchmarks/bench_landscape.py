@@ -55,6 +55,14 @@ def candidate_tests(con, task, recorder: Recorder) -> list[float]:
     return out
 
 
+def chosen_tasks(names: list[str], standard: tuple[str, ...], args) -> list[str]:
+    if args.tasks:
+        return [n for n in names if n in args.tasks.split(",")]
+    if args.skip_standard:
+        return [n for n in names if n not in standard]
+    return names if args.all_tasks or not standard else list(standard)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="f1,generated")
@@ -70,11 +78,7 @@ def main(argv=None) -> None:
     for db, con in databases(set(args.only.split(","))):
         names = [r[0] for r in con.execute("SELECT name FROM relatron.tasks ORDER BY name"
                                            ).fetchall()]
-        standard = STANDARD.get(db, ())
-        chosen = names if args.all_tasks or args.skip_standard or not standard else standard
-        if args.tasks:
-            chosen = [n for n in names if n in args.tasks.split(",")]
-        for name in (n for n in chosen if not (args.skip_standard and n in standard)):
+        for name in chosen_tasks(names, STANDARD.get(db, ()), args):
             task = load_task(con, name)
             for seed in (int(s) for s in args.seeds.split(",")):
                 recorder = Recorder()

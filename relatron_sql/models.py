@@ -408,7 +408,7 @@ def _planned_trials(chosen: str, budget: int, priors: dict[str, list[dict]], kin
     if chosen not in ("dfs", "both"):
         return budget
     from .dfs import lightgbm_model
-    return budget + len(lightgbm_model.usable_priors(priors.get("dfs"), kind))
+    return lightgbm_model.planned_trials(budget, priors.get("dfs"), kind)
 
 
 class _Both:

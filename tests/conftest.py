@@ -3,6 +3,7 @@ import pathlib
 import pytest
 
 import relatron_sql
+from relatron_sql.testing import make_database
 
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 F1 = SHARED / "f1"
@@ -49,5 +50,15 @@ def f1_con(f1_db, tmp_path):
 @pytest.fixture
 def con():
     c = relatron_sql.connect(":memory:")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def gen_con():
+    """A fresh generated database (groups, users, items, orders) with its two tasks, 120 users.
+    (tests/dfs overrides it with a larger, module-scoped one.)"""
+    c = relatron_sql.connect(":memory:")
+    make_database(c, n_users=120, seed=3)
     yield c
     c.close()

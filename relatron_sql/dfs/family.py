@@ -119,7 +119,7 @@ class DfsFamily:
         booster, params, score = lightgbm_model.search(
             task.kind, task.num_classes, X_train, train.label, X_val, val.label, options.budget,
             options.seed, remaining, log_trial, options.progress, priors)
-        planned = options.budget + len(lightgbm_model.usable_priors(priors, task.kind))
+        planned = lightgbm_model.planned_trials(options.budget, priors, task.kind)
         warnings = ([f"dfs: the time budget allowed {len(trials)} of {planned} trials"]
                     if len(trials) < planned else [])
         plan = plan.subset(names)

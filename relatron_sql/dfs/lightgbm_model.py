@@ -90,6 +90,11 @@ def usable_priors(priors, kind: str) -> list[dict]:
     return [p for p in (prior_params(prior, kind) for prior in priors or ()) if p is not None]
 
 
+def planned_trials(budget: int, priors, kind: str) -> int:
+    """Trials a search runs when time allows: the usable priors on top of ``budget``."""
+    return budget + len(usable_priors(priors, kind))
+
+
 def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, budget: int,
            seed: int, time_budget: float | None = None, trial_log=None,
            progress=None, priors=()) -> tuple[lgb.Booster, dict, float]:
