@@ -6,11 +6,14 @@ this database's tasks (P >= 0.5 -> RDL). Also printed: how often it commits (P o
 [0.2, 0.8]) and how accurate those committed decisions are; and for every rule its regret, the
 mean test score lost against the better family (oriented so higher is better; MAE in units of
 the label's standard deviation). Accuracy counts a near-tie like a rout; regret does not.
-Usage: .venv/bin/python benchmarks/bench_routing.py [bank.json]
+--path-depth 1|2|3|best puts the path affinity of that depth of the untrained GNN (or the best
+of the three) in the selector's place for every task; the product uses depth 2, the RDL
+family's default.
+Usage: .venv/bin/python benchmarks/bench_routing.py [bank.json] [--path-depth best]
 """
 from __future__ import annotations
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -35,8 +38,24 @@ def all_signals_logistic(train: list[dict], l2: float = 1.0, steps: int = 2000):
         np.nan_to_num((vector(sig) - mean) / std) @ w + b, -50, 50))))
 
 
-def main(path=None) -> None:
+def with_path_depth(outcomes: list[dict], depth: str) -> list[dict]:
+    """The outcomes with ``path_affinity`` taken at another depth (``best``: the highest)."""
+    out = []
+    for o in outcomes:
+        sig = o["signals"]
+        by_depth = [sig.get(f"path_affinity_{d}") for d in (1, 2, 3)]
+        if any(v is None for v in by_depth):
+            raise SystemExit(f"{o['task']}: the bank has no per-depth path affinities; rebuild "
+                             "its signals with build_bank.py --signals-only")
+        value = max(by_depth) if depth == "best" else by_depth[int(depth) - 1]
+        out.append({**o, "signals": {**sig, "path_affinity": value}})
+    return out
+
+
+def main(path=None, path_depth: str = "2") -> None:
     outcomes = bank.outcomes(bank.load(path))
+    if path_depth != "2":
+        outcomes = with_path_depth(outcomes, path_depth)
     dbs = sorted({o["database"] for o in outcomes})
     committed = committed_right = 0
     lines = []
@@ -84,4 +103,8 @@ def regret(outcome: dict, pick_rdl: bool) -> float:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bank", nargs="?")
+    ap.add_argument("--path-depth", choices=("1", "2", "3", "best"), default="2")
+    args = ap.parse_args()
+    main(args.bank, args.path_depth)

@@ -61,9 +61,14 @@ def test_affinities_ignore_rows_from_after_the_training_cutoff(gen):
     anchor's window (new categories, extreme amounts, new users) must change neither: not the
     features' category lists, not the GNN's encoders."""
     task = load_task(gen, "user-active")
-    keys = ("feature_affinity", "path_affinity")
+    keys = ("feature_affinity", "path_affinity", "path_affinity_1", "path_affinity_2",
+            "path_affinity_3")
     before = {k: v for k, v in signals.compute(gen, task).items() if k in keys}
     assert all(before[k] is not None for k in keys)
+    # the selector's path affinity is the one at the depth RDL trains by default
+    from relatron_sql.rdl.train import DEFAULTS
+    assert affinity.SELECTOR_DEPTH == DEFAULTS["layers"]
+    assert before["path_affinity"] == before[f"path_affinity_{DEFAULTS['layers']}"]
     plan_before = [f["name"] for f in affinity.depth1_plan(gen, task)[0].features]
     future = dt.datetime(2100, 1, 1)
     gen.execute("INSERT INTO orders SELECT order_id + 1000000, user_id, item_id, ?, "

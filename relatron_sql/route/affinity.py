@@ -1,7 +1,11 @@
 """Quick affinities: how well each family's raw material predicts the label, cheaply.
 
 - feature affinity: validation score of a small LightGBM on depth-1 DFS features;
-- path affinity: validation score of a ridge fit on entity embeddings of an untrained GNN.
+- path affinity: validation score of a ridge fit on entity embeddings of an untrained GNN, at
+  1, 2 and 3 layers (each depth its own signal, ``path_affinity_<L>``). ``path_affinity``, the
+  one the selector weighs against the feature affinity, is the score at the depth the RDL family
+  trains by default (``SELECTOR_DEPTH``); the best depth's score was measured in its place and
+  routed worse (benchmarks/RESULTS.md, "Routing").
 
 Both are oriented so that higher is better (see ``signals.orient``) and use at most
 ``MAX_ROWS`` training rows.
@@ -86,16 +90,24 @@ def ridge_score(task: Task, z_train, y_train, z_val, y_val, alpha: float = 1.0) 
     return _score(task, float(np.std(y_train)), y_val, pred)
 
 
-def untrained_embeddings(con, task: Task, row_sets: list, layers: int = 2, seed: int = 0
-                         ) -> list[np.ndarray]:
+#: depths of the untrained GNN behind the path affinity, each with its own fanouts (the third
+#: hop narrower, so that routing a rel-f1 task stays well under 30 s)
+PATH_DEPTHS = {1: [32], 2: [32, 16], 3: [16, 8, 4]}
+#: the depth whose score is ``path_affinity``: the RDL family's default number of layers
+SELECTOR_DEPTH = 2
+
+
+def untrained_embeddings(con, task: Task, row_sets: list, layers: int = 2, seed: int = 0,
+                         prepared=None) -> list[np.ndarray]:
     """Entity embeddings of an untrained heterogeneous GNN (no label history) for each set of
     rows: what the temporal neighbourhood alone carries, before any training."""
     import torch
     from ..rdl import train as engine
     from ..rdl.loader import Batches
     from ..rdl.sampler import NeighborSampler
-    prepared = engine.Prepared.build(con, task)
-    config = engine.check_config({"history": False, "layers": layers})
+    prepared = prepared or engine.Prepared.build(con, task)
+    config = engine.check_config({"history": False, "layers": layers,
+                                  "fanouts": PATH_DEPTHS.get(layers, [16] * layers)})
     torch.manual_seed(seed)
     net = engine.build_net({**config, "entity": task.entity, "out_dim": 1}, prepared.node_dims(),
                            prepared.graph.node_types, prepared.graph.edge_types)
@@ -126,15 +138,26 @@ def untrained_embeddings(con, task: Task, row_sets: list, layers: int = 2, seed:
     return out
 
 
-def path_affinity(con, task: Task) -> float | None:
-    """Validation score of a ridge fit on embeddings from an untrained GNN."""
+def path_affinities(con, task: Task) -> dict[int, float | None]:
+    """Validation score of a ridge fit on embeddings from an untrained GNN of each depth in
+    ``PATH_DEPTHS`` (one graph build shared by all depths); empty without torch."""
     try:
         import torch  # noqa: F401
-        from ..rdl import train  # noqa: F401
+        from ..rdl import train as engine
     except ImportError as e:
         log.warning("path affinity skipped: %s", e)
-        return None
+        return {}
     train_rows = _subsample(split_rows(con, task, "train"), MAX_ROWS)
     val = _subsample(split_rows(con, task, "val"), MAX_ROWS, seed=1)
-    z_train, z_val = untrained_embeddings(con, task, [train_rows, val])
-    return ridge_score(task, z_train, train_rows.label, z_val, val.label)
+    prepared = engine.Prepared.build(con, task)
+    out = {}
+    for layers in PATH_DEPTHS:
+        z_train, z_val = untrained_embeddings(con, task, [train_rows, val], layers=layers,
+                                              prepared=prepared)
+        out[layers] = ridge_score(task, z_train, train_rows.label, z_val, val.label)
+    return out
+
+
+def path_affinity(con, task: Task) -> float | None:
+    """The path affinity at ``SELECTOR_DEPTH`` (see ``path_affinities``)."""
+    return path_affinities(con, task).get(SELECTOR_DEPTH)

@@ -156,12 +156,15 @@ def compute(con, task: Task, affinities: bool = True) -> dict:
     seconds["autocorrelation_size_baselines"] = time.perf_counter() - t0
 
     if affinities:
-        from .affinity import feature_affinity, path_affinity
+        from .affinity import PATH_DEPTHS, SELECTOR_DEPTH, feature_affinity, path_affinities
         t0 = time.perf_counter()
         out["feature_affinity"] = feature_affinity(con, task)
         seconds["feature_affinity"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        out["path_affinity"] = path_affinity(con, task)
+        by_depth = path_affinities(con, task)
+        for layers in PATH_DEPTHS:
+            out[f"path_affinity_{layers}"] = by_depth.get(layers)
+        out["path_affinity"] = by_depth.get(SELECTOR_DEPTH)
         seconds["path_affinity"] = time.perf_counter() - t0
     out["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     return out
