@@ -27,10 +27,18 @@ US_PER_DAY = 86400e6
 
 def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutput,
               y: np.ndarray | None = None, hist: np.ndarray | None = None) -> HeteroData:
-    """Turn one sample into ``HeteroData``; every node type and edge type appears (maybe empty)."""
+    """Turn one sample into ``HeteroData``; every node type and edge type appears (maybe empty).
+
+    Within a node type, nodes come in order of hop (seeds first), and within an edge type edges
+    in order of their destination's hop; ``hop_ptr[k]`` (a list, so that it stays on the host
+    when the batch moves to a GPU) counts the nodes, or the edges into nodes, found within
+    ``k - 1`` hops. A layer that only needs the states of nodes within ``k`` hops of the seeds
+    computes them for a prefix of each type (see ``RDLNet.forward``).
+    """
     data = HeteroData()
     n_types = len(graph.node_types)
-    order = np.argsort(out.node_type, kind="stable")
+    order = np.lexsort((out.hop, out.node_type))
+    n_hops = int(out.hop.max()) + 1 if len(out.hop) else 1
     counts = np.bincount(out.node_type, minlength=n_types)
     starts = np.concatenate([[0], np.cumsum(counts)])
     pos_in_type = np.empty(len(out.node), dtype=np.int64)
@@ -62,13 +70,16 @@ def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutp
         store.batch = torch.from_numpy(seed_of)
         store.n_id = torch.from_numpy(local)
         store.num_nodes = len(idx)
-    e_order = np.argsort(out.edge_type, kind="stable")
+        store.hop_ptr = _counts_within(out.hop[idx], n_hops)
+    dst_hop = out.hop[out.dst]
+    e_order = np.lexsort((dst_hop, out.edge_type))
     e_counts = np.bincount(out.edge_type, minlength=len(graph.edge_types))
     e_starts = np.concatenate([[0], np.cumsum(e_counts)])
     for e, et in enumerate(graph.edge_types):
         sel = e_order[e_starts[e]:e_starts[e + 1]]
         ei = np.stack([pos_in_type[out.src[sel]], pos_in_type[out.dst[sel]]])
         data[et].edge_index = torch.from_numpy(np.ascontiguousarray(ei))
+        data[et].hop_ptr = _counts_within(dst_hop[sel], n_hops)
     data.seed_index = torch.from_numpy(pos_in_type[out.node_ptr[:-1]])
     data.num_seeds = out.num_seeds
     if y is not None:
@@ -76,6 +87,11 @@ def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutp
     if hist is not None:
         data.hist = torch.from_numpy(np.asarray(hist, dtype=np.float32))
     return data
+
+
+def _counts_within(hops: np.ndarray, n_hops: int) -> list[int]:
+    """``out[k]``: how many entries have a hop below ``k`` (``k`` from 0 to ``n_hops``)."""
+    return [0] + np.cumsum(np.bincount(hops, minlength=n_hops)).tolist()
 
 
 class Batches:

@@ -6,6 +6,12 @@ pass messages along every edge type (GraphSAGE with sum aggregation, or GAT atte
 messages arriving at a node over edge types and add them to the node's state (residual, layer
 norm, ReLU). The head reads the seed nodes' final states, concatenated with the task's own label
 history features.
+
+Only states that can still reach a seed are computed: with ``L`` layers, layer ``l`` (from 1)
+updates the nodes within ``L - l`` hops of their seed, from messages along the edges into them
+(a neighbour of a node at hop ``k`` is at most at hop ``k + 1``, so its state was updated by the
+layer before). The seeds' outputs are the same as updating every node at every layer; batches
+without hop information (``hop_ptr`` on node and edge types) are run in full.
 """
 from __future__ import annotations
 
@@ -85,21 +91,37 @@ class RDLNet(nn.Module):
         self.head = nn.Sequential(nn.Linear(channels + hist_dim, channels), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(channels, out_dim))
 
+    #: compute only the states that reach a seed (see the module's docstring); off, every node
+    #: is updated at every layer (the reference the benchmark and tests compare against)
+    trim = True
+
     def forward(self, data) -> torch.Tensor:
         h = {t: self.encoders[self.type_key[t]](data[t]) for t in self.node_types}
-        for convs, norms in zip(self.convs, self.norms):
+        trim = self.trim and all("hop_ptr" in data[t] for t in data.node_types + data.edge_types)
+        for layer, (convs, norms) in enumerate(zip(self.convs, self.norms)):
+            reach = len(self.convs) - 1 - layer  # hops from the seeds still needed after it
+            keep = {t: _prefix(data[t].hop_ptr, reach) if trim else x.shape[0]
+                    for t, x in h.items()}
             msgs: dict[str, torch.Tensor] = {}
             for conv, e in zip(convs, self.edge_types):
                 ei = data[e].edge_index
+                if trim:
+                    ei = ei[:, :_prefix(data[e].hop_ptr, reach)]
                 if ei.numel() == 0:
                     continue
-                m = conv((h[e[0]], h[e[2]]), ei)
+                m = conv((h[e[0]], h[e[2]][:keep[e[2]]]), ei)
                 msgs[e[2]] = m if e[2] not in msgs else msgs[e[2]] + m
-            h = {t: torch.relu(norms[self.type_key[t]](x + msgs[t])) if t in msgs else x
-                 for t, x in h.items()}
+            h = {t: torch.relu(norms[self.type_key[t]](x[:keep[t]] + msgs[t])) if t in msgs
+                 else x[:keep[t]] for t, x in h.items()}
             h = {t: self.dropout(x) for t, x in h.items()}
         seed = h[self.entity][data.seed_index]
         hist = getattr(data, "hist", None)
         if hist is not None:
             seed = torch.cat([seed, hist], -1)
         return self.head(seed)
+
+
+def _prefix(hop_ptr: list[int], reach: int) -> int:
+    """How many nodes of a type (or edges of a type) lie within ``reach`` hops (they come
+    first)."""
+    return hop_ptr[min(reach + 1, len(hop_ptr) - 1)]
