@@ -17,34 +17,23 @@ import pathlib
 import sys
 import time
 
-import numpy as np
-import torch
-
 import relatron_sql
-from relatron_sql import metrics, models
+from relatron_sql import models
 from relatron_sql.rdl import train as engine
 from relatron_sql.rdl.model import RDLNet
 from relatron_sql.route import affinity
 from relatron_sql.task import load_task
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
+import gpu_check  # noqa: E402
 from build_bank import DATA  # noqa: E402
 
 
 def run(con, task, prepared, trim: bool, epochs: int, device: str) -> dict:
+    """gpu_check's fit and test on ``device`` with the trimming on or off; on CPU also the
+    untrained 3-layer GNN of the path affinity."""
     RDLNet.trim = trim
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    model, val, info = engine.fit(con, task, prepared, {"max_epochs": epochs,
-                                                        "patience": epochs,
-                                                        "max_seconds": 1e9}, 0, device)
-    rows = models.split_rows(con, task, "test")
-    test = metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))["auroc"]
-    out = {"trim": trim, "device": device, "epoch_seconds": info["epoch_seconds"],
-           "median_epoch_seconds": float(np.median(info["epoch_seconds"])),
-           "val_auroc": val, "test_auroc": test}
-    if device == "cuda":
-        out["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    out = {"trim": trim, **gpu_check.run(con, task, prepared, device, epochs, False, 0)}
     if device == "cpu":
         train = affinity._subsample(models.split_rows(con, task, "train"), affinity.MAX_ROWS)
         t0 = time.perf_counter()

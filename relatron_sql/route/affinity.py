@@ -99,15 +99,16 @@ SELECTOR_DEPTH = 2
 
 def untrained_embeddings(con, task: Task, row_sets: list, layers: int = 2, seed: int = 0,
                          prepared=None) -> list[np.ndarray]:
-    """Entity embeddings of an untrained heterogeneous GNN (no label history) for each set of
-    rows: what the temporal neighbourhood alone carries, before any training."""
+    """Entity embeddings of an untrained heterogeneous GNN of ``layers`` layers (a depth of
+    ``PATH_DEPTHS``; no label history) for each set of rows: what the temporal neighbourhood
+    alone carries, before any training."""
     import torch
     from ..rdl import train as engine
     from ..rdl.loader import Batches
     from ..rdl.sampler import NeighborSampler
     prepared = prepared or engine.Prepared.build(con, task)
     config = engine.check_config({"history": False, "layers": layers,
-                                  "fanouts": PATH_DEPTHS.get(layers, [16] * layers)})
+                                  "fanouts": PATH_DEPTHS[layers]})
     torch.manual_seed(seed)
     net = engine.build_net({**config, "entity": task.entity, "out_dim": 1}, prepared.node_dims(),
                            prepared.graph.node_types, prepared.graph.edge_types)
@@ -156,8 +157,3 @@ def path_affinities(con, task: Task) -> dict[int, float | None]:
                                               prepared=prepared)
         out[layers] = ridge_score(task, z_train, train_rows.label, z_val, val.label)
     return out
-
-
-def path_affinity(con, task: Task) -> float | None:
-    """The path affinity at ``SELECTOR_DEPTH`` (see ``path_affinities``)."""
-    return path_affinities(con, task).get(SELECTOR_DEPTH)
