@@ -6,9 +6,17 @@ this database's tasks (P >= 0.5 -> RDL). Also printed: how often it commits (P o
 [0.2, 0.8]) and how accurate those committed decisions are; and for every rule its regret, the
 mean test score lost against the better family (oriented so higher is better; MAE in units of
 the label's standard deviation). Accuracy counts a near-tie like a rout; regret does not.
+Where the bank holds several seeds of each family's search, a task's winner is the family with
+the better mean test score; a task counts as *decided* when that mean gap exceeds twice its
+standard error over the paired seeds, and every rule's accuracy is also printed on the decided
+tasks alone. The better-validation rule is then applied seed by seed, as a user's single
+training would apply it.
 --path-depth 1|2|3|best puts the path affinity of that depth of the untrained GNN (or the best
 of the three) in the selector's place for every task; the product uses depth 2, the RDL
 family's default.
+Last, what the product itself decides for each bank task: the router leaves out only the routed
+task's own record (its test result), so the selector is fitted on every other task, and it
+commits to a family at P <= 0.2 or P >= 0.8 and searches both otherwise.
 Usage: .venv/bin/python benchmarks/bench_routing.py [bank.json] [--path-depth best]
 """
 from __future__ import annotations
@@ -17,7 +25,7 @@ import argparse
 
 import numpy as np
 
-from relatron_sql.route import bank, selector
+from relatron_sql.route import bank, router, selector
 from relatron_sql.route.signals import KEYS, vector
 
 
@@ -59,7 +67,7 @@ def main(path=None, path_depth: str = "2") -> None:
     dbs = sorted({o["database"] for o in outcomes})
     committed = committed_right = 0
     lines = []
-    picks: dict[str, list[tuple[dict, bool]]] = {"ours": [], "always RDL": [], "always DFS": [],
+    picks: dict[str, list[tuple[dict, float]]] = {"ours": [], "always RDL": [], "always DFS": [],
                                                  "logistic, all signals": [],
                                                  "better validation score": []}
     for db in dbs:
@@ -72,34 +80,92 @@ def main(path=None, path_depth: str = "2") -> None:
             for rule, pick in (("ours", pick_rdl), ("always RDL", True), ("always DFS", False),
                                ("logistic, all signals", logistic(o["signals"]) >= 0.5),
                                ("better validation score", validation_pick(o))):
-                picks[rule].append((o, pick))
+                picks[rule].append((o, float(pick)))
             ok = pick_rdl == o["rdl_wins"]
             if p >= 0.8 or p <= 0.2:
                 committed += 1
                 committed_right += ok
-            lines.append(f"{o['task']:40s} P(RDL)={p:.2f} winner={'rdl' if o['rdl_wins'] else 'dfs'}"
-                         f" test dfs={o['test']['dfs']:.4f} rdl={o['test']['rdl']:.4f} "
-                         f"{'ok' if ok else 'MISS'}")
+            gap, se, n_seeds = seed_gap(o)
+            spread = f" gap {gap:+.4f} ± {se:.4f} ({n_seeds} seeds)" if n_seeds > 1 else ""
+            noise = " (within noise)" if n_seeds > 1 and not decided(o) else ""
+            winner = "rdl" if o["rdl_wins"] else "dfs"
+            lines.append(f"{o['task']:40s} P(RDL)={p:.2f} winner={winner}"
+                         f" test dfs={o['test']['dfs']:.4f} rdl={o['test']['rdl']:.4f}{spread} "
+                         f"{'ok' if ok else 'MISS'}{noise}")
     n = len(outcomes)
     print("\n".join(lines))
     print(f"\ntasks: {n} over {len(dbs)} databases, each routed leaving its database out")
+    n_decided = sum(decided(o) for o in outcomes)
+    print(f"decided beyond seed noise (|mean gap| > 2 standard errors): {n_decided}/{n}")
     if committed:
         print(f"committed decisions: {committed}/{n}, accurate: {committed_right / committed:.1%}")
-    print("\nrule                        accuracy  regret (mean test score lost)")
+    print("\nrule                        accuracy  regret (mean test score lost)  "
+          "accuracy on decided tasks")
     for rule, chosen in picks.items():
-        acc = np.mean([pick == o["rdl_wins"] for o, pick in chosen])
-        print(f"{rule:28s} {acc:7.1%}   {np.mean([regret(o, pick) for o, pick in chosen]):.4f}")
+        acc = np.mean([accuracy(o, q) for o, q in chosen])
+        on_decided = [accuracy(o, q) for o, q in chosen if decided(o)]
+        tail = f"{np.mean(on_decided):7.1%}" if on_decided else "    n/a"
+        print(f"{rule:28s} {acc:7.1%}   {np.mean([regret(o, q) for o, q in chosen]):.4f}"
+              f"                          {tail}")
+    product_routing(outcomes)
 
 
-def validation_pick(outcome: dict) -> bool:
-    """What searching both families and keeping the better validation score picks: RDL?"""
-    best = outcome["best"]
-    return bank._better(best["rdl"], best["dfs"])
+def product_routing(outcomes: list[dict]) -> None:
+    """The router's own decision on each bank task, leaving out only that task's record."""
+    print("\nthe product's routing, each task's own record left out:")
+    right = committed = 0
+    for o in outcomes:
+        model = selector.fit([t for t in outcomes if t is not o
+                              and (o["test_key"] is None or t["test_key"] != o["test_key"])])
+        p = model.probability(o["signals"])
+        family = "rdl" if p >= router.CONFIDENT else "dfs" if p <= 1 - router.CONFIDENT else "both"
+        committed += family != "both"
+        right += (p >= 0.5) == o["rdl_wins"]
+        print(f"  {o['task']:40s} P(RDL)={p:.2f} -> {family:4s} "
+              f"(test winner {'rdl' if o['rdl_wins'] else 'dfs'})")
+    print(f"P >= 0.5 picks the test winner on {right}/{len(outcomes)}; "
+          f"commits on {committed}/{len(outcomes)}")
 
 
-def regret(outcome: dict, pick_rdl: bool) -> float:
+def paired_seeds(outcome: dict) -> list:
+    runs = outcome["runs"]
+    return sorted(set(runs["dfs"]) & set(runs["rdl"]), key=str)
+
+
+def seed_gap(outcome: dict) -> tuple[float, float, int]:
+    """Mean and standard error of RDL's oriented test score minus DFS's over paired seeds."""
+    runs = outcome["runs"]
+    gaps = [bank._oriented(runs["rdl"][s], "test_metric")
+            - bank._oriented(runs["dfs"][s], "test_metric") for s in paired_seeds(outcome)]
+    if len(gaps) < 2:
+        return (outcome["test"]["rdl"] - outcome["test"]["dfs"], float("nan"), len(gaps))
+    return float(np.mean(gaps)), float(np.std(gaps, ddof=1) / np.sqrt(len(gaps))), len(gaps)
+
+
+def decided(outcome: dict) -> bool:
+    gap, se, n_seeds = seed_gap(outcome)
+    return n_seeds > 1 and abs(gap) > 2 * se
+
+
+def validation_pick(outcome: dict) -> float:
+    """How often searching both families and keeping the better validation score picks RDL:
+    the share of seeds (each a user's single training) where RDL's validation score is higher."""
+    runs = outcome["runs"]
+    seeds = paired_seeds(outcome) or [None]
+    picks = [bank._better(runs["rdl"][s], runs["dfs"][s]) if s is not None
+             else bank._better(outcome["best"]["rdl"], outcome["best"]["dfs"]) for s in seeds]
+    return float(np.mean(picks))
+
+
+def accuracy(outcome: dict, q: float) -> float:
+    """Expected accuracy of a rule that picks RDL with probability q."""
+    return q if outcome["rdl_wins"] else 1.0 - q
+
+
+def regret(outcome: dict, q: float) -> float:
     test = outcome["test"]
-    return max(test.values()) - test["rdl" if pick_rdl else "dfs"]
+    best = max(test.values())
+    return q * (best - test["rdl"]) + (1 - q) * (best - test["dfs"])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ test metric. Writes relatron_sql/data/bank.json (resumable: rows already there a
 
 Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
        [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json] [--keys-only]
-       [--signals-only] [--retrain rdl]
+       [--signals-only] [--retrain rdl] [--seed 0]
 
 --keys-only trains nothing: it writes each existing row's ``test_key`` (see route/bank.py).
 --signals-only trains nothing: it recomputes the signals of the tasks already in the bank (after
@@ -14,6 +14,10 @@ a change to how signals are computed), keeping their families' results.
 --retrain FAMILY drops that family's rows of the selected databases and trains them again (after
 a change to the family), keeping the other family's rows and every task's signals. The rows are
 dropped at the first write: to resume an interrupted retrain, run again without --retrain.
+--seed N trains both families again with seed N and adds their rows beside those of the other
+seeds (rows without a seed are seed 0); the bank compares families by their test metric averaged
+over seeds (route/bank.py), so a winner decided by one seed's luck shows as a narrow margin.
+--retrain drops only the rows of the given seed.
 """
 from __future__ import annotations
 
@@ -89,6 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--keys-only", action="store_true")
     ap.add_argument("--signals-only", action="store_true")
     ap.add_argument("--retrain", choices=("dfs", "rdl"))
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.retrain and (args.keys_only or args.signals_only):
         ap.error("--retrain trains; it cannot go with --keys-only or --signals-only")
@@ -97,9 +102,9 @@ def main(argv=None) -> int:
     rows = json.loads(out.read_text()) if out.exists() else []
     only = set(filter(None, args.only.split(",")))
     if args.retrain:
-        rows = [r for r in rows if r["family"] != args.retrain
+        rows = [r for r in rows if r["family"] != args.retrain or r.get("seed", 0) != args.seed
                 or (only and not _selected(r["database"], only))]
-    done = {(r["task"], r["family"]) for r in rows}
+    done = {(r["task"], r["family"]) for r in rows if r.get("seed", 0) == args.seed}
     budgets = {"dfs": args.dfs_budget, "rdl": args.rdl_budget}
     for db, con in databases(only):
         for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
@@ -128,19 +133,20 @@ def main(argv=None) -> int:
                 if (key, family) in done:
                     continue
                 t0 = time.perf_counter()
-                summary = models.train(con, name, family=family, budget=budget, seed=0,
+                summary = models.train(con, name, family=family, budget=budget, seed=args.seed,
                                        time_budget=args.seconds, retrain=True)
                 row = {"task": key, "database": db, "test_key": test_key,
                        "kind": task.kind, "metric": task.metric,
-                       "signals": sig, "family": family, "config": summary["config"],
+                       "signals": sig, "family": family, "seed": args.seed,
+                       "config": summary["config"],
                        "val_metric": summary["val"].get(task.metric),
                        "test_metric": summary["test"].get(task.metric),
                        "seconds": round(time.perf_counter() - t0, 1)}
                 rows.append(row)
                 done.add((key, family))
                 out.write_text(json.dumps(rows, indent=1, default=str))
-                print(f"  {family}: val {row['val_metric']:.4f} test {row['test_metric']:.4f} "
-                      f"({row['seconds']} s)", flush=True)
+                print(f"  {family} (seed {args.seed}): val {row['val_metric']:.4f} "
+                      f"test {row['test_metric']:.4f} ({row['seconds']} s)", flush=True)
         con.close()
     out.write_text(json.dumps(rows, indent=1, default=str))
     print(f"{len(rows)} rows in {out}")

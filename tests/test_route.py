@@ -144,6 +144,30 @@ def test_selector_learns_a_planted_rule():
     assert 0.2 < model.probability({}) < 0.8
 
 
+def test_bank_outcome_averages_each_family_over_seeds():
+    """Per seed the validation-selected row stands for a family; the winner is decided by the
+    mean test score over seeds, not by the one seed where RDL got lucky."""
+    sig = {"label_std": 1.0}
+    rows = [{"task": "t", "database": "d", "signals": sig, "family": fam, "seed": seed,
+             "metric": "auroc", "val_metric": val, "test_metric": test}
+            for fam, seed, val, test in [
+                ("dfs", 0, 0.80, 0.80), ("dfs", 1, 0.80, 0.80), ("dfs", 2, 0.80, 0.80),
+                ("rdl", 0, 0.90, 0.90),                          # one lucky seed
+                ("rdl", 1, 0.70, 0.75), ("rdl", 1, 0.60, 0.99),  # seed 1: val picks 0.75
+                ("rdl", 2, 0.70, 0.74)]]
+    (o,) = bank.outcomes(rows)
+    assert o["test"]["dfs"] == pytest.approx(0.80)
+    assert o["test"]["rdl"] == pytest.approx((0.90 + 0.75 + 0.74) / 3)
+    assert not o["rdl_wins"]
+    assert {f: sorted(o["runs"][f]) for f in o["runs"]} == {"dfs": [0, 1, 2], "rdl": [0, 1, 2]}
+    assert o["best"]["rdl"]["val_metric"] == 0.90
+    # rows without a seed (a user's, an older bank's) are one seed: the best-validation row wins
+    unseeded = [{k: v for k, v in r.items() if k != "seed"} for r in rows]
+    (o,) = bank.outcomes(unseeded)
+    assert o["test"] == {"dfs": pytest.approx(0.80), "rdl": pytest.approx(0.90)}
+    assert o["rdl_wins"]
+
+
 @pytest.mark.parametrize("path, feature, family", [(0.9, 0.6, "rdl"), (0.6, 0.9, "dfs"),
                                                    (0.75, 0.75, "both")])
 def test_router_commits_when_confident(gen, tmp_path, monkeypatch, path, feature, family):
