@@ -82,7 +82,7 @@ def main(path=None, path_depth: str = "2") -> None:
                                ("better validation score", validation_pick(o))):
                 picks[rule].append((o, float(pick)))
             ok = pick_rdl == o["rdl_wins"]
-            if p >= 0.8 or p <= 0.2:
+            if router.family_for(p) != "both":
                 committed += 1
                 committed_right += ok
             gap, se, n_seeds = seed_gap(o)
@@ -118,7 +118,7 @@ def product_routing(outcomes: list[dict]) -> None:
         model = selector.fit([t for t in outcomes if t is not o
                               and (o["test_key"] is None or t["test_key"] != o["test_key"])])
         p = model.probability(o["signals"])
-        family = "rdl" if p >= router.CONFIDENT else "dfs" if p <= 1 - router.CONFIDENT else "both"
+        family = router.family_for(p)
         committed += family != "both"
         right += (p >= 0.5) == o["rdl_wins"]
         print(f"  {o['task']:40s} P(RDL)={p:.2f} -> {family:4s} "
@@ -150,11 +150,10 @@ def decided(outcome: dict) -> bool:
 def validation_pick(outcome: dict) -> float:
     """How often searching both families and keeping the better validation score picks RDL:
     the share of seeds (each a user's single training) where RDL's validation score is higher."""
-    runs = outcome["runs"]
-    seeds = paired_seeds(outcome) or [None]
-    picks = [bank._better(runs["rdl"][s], runs["dfs"][s]) if s is not None
-             else bank._better(outcome["best"]["rdl"], outcome["best"]["dfs"]) for s in seeds]
-    return float(np.mean(picks))
+    runs, seeds = outcome["runs"], paired_seeds(outcome)
+    if not seeds:
+        return float(bank._better(outcome["best"]["rdl"], outcome["best"]["dfs"]))
+    return float(np.mean([bank._better(runs["rdl"][s], runs["dfs"][s]) for s in seeds]))
 
 
 def accuracy(outcome: dict, q: float) -> float:

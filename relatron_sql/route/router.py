@@ -32,6 +32,11 @@ def user_bank_rows(con) -> list[dict]:
     return out
 
 
+def family_for(p: float) -> str:
+    """The family P(RDL wins) commits to, or "both" when it is not confident either way."""
+    return "rdl" if p >= CONFIDENT else "dfs" if p <= 1 - CONFIDENT else "both"
+
+
 def route(con, name: str, bank_path: str | None = None, affinities: bool = True) -> dict:
     """Signals of task ``name`` and the family they point to, with the reason in words."""
     started = time.perf_counter()
@@ -62,12 +67,10 @@ def route(con, name: str, bank_path: str | None = None, affinities: bool = True)
         p = model.probability(sig)
         drivers = ", ".join(f"{k} {'for' if v > 0 else 'against'} RDL" for k, v in
                             model.explain(sig))
-        if p >= CONFIDENT:
-            family, verdict = "rdl", f"P(RDL wins) = {p:.2f} >= {CONFIDENT}"
-        elif p <= 1 - CONFIDENT:
-            family, verdict = "dfs", f"P(RDL wins) = {p:.2f} <= {1 - CONFIDENT:.1f}"
-        else:
-            family, verdict = "both", f"P(RDL wins) = {p:.2f} is not confident; searching both"
+        family = family_for(p)
+        verdict = {"rdl": f"P(RDL wins) = {p:.2f} >= {CONFIDENT}",
+                   "dfs": f"P(RDL wins) = {p:.2f} <= {1 - CONFIDENT:.1f}",
+                   "both": f"P(RDL wins) = {p:.2f} is not confident; searching both"}[family]
         decision.update(family=family, probability=p,
                         reason=f"{verdict} (selector fitted on {model.n_tasks} bank tasks; "
                                f"strongest signals: {drivers})")
