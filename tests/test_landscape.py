@@ -1,4 +1,5 @@
 """Flatness measures on networks whose landscape is known."""
+import pytest
 import torch
 
 from relatron_sql.route import landscape
@@ -28,6 +29,49 @@ def test_measure_leaves_weights_unchanged():
     before = [p.detach().clone() for p in model.parameters()]
     landscape.measure(model, loss, directions=3)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_measure_restores_an_mlp_bit_for_bit():
+    """Stepping out and back along a direction rounds in float32; the measure must not leave
+    the registered checkpoint a rounding away from the trained one."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    x, y = torch.randn(128, 16), torch.randn(128, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    landscape.measure(model, lambda m: ((m(x) - y) ** 2).mean())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_curvature_is_the_top_eigenvalue_in_the_directions_plane():
+    """On a quadratic the measure is exact: the largest eigenvalue of D^T H D, with D the two
+    filter-normalised directions, which is at least either direction's own curvature."""
+    scale = 2.0
+    model, loss = _quadratic_model(scale)
+    torch.manual_seed(0)
+    torch.nn.Linear(4, 1, bias=False)  # replay the draws of _quadratic_model to get its x
+    x = torch.randn(64, 4).double()
+    hessian = 2 * scale * (x.T @ x) / len(x)
+    gen = torch.Generator().manual_seed(7)
+    d = torch.stack([landscape.filter_normalised_direction(model, gen)[0].reshape(-1).double()
+                     for _ in range(2)], dim=1)
+    projected = d.T @ hessian @ d
+    expected = float(torch.linalg.eigvalsh(projected)[-1])
+    got = landscape.measure(model, loss, seed=7)
+    assert got.curvature == pytest.approx(expected, rel=1e-3)
+    assert got.axis_curvature == pytest.approx(float(projected.diagonal().max()), rel=1e-3)
+    assert expected > float(projected.diagonal().max()) * 1.001  # the cross term matters here
+
+
+def test_a_loss_that_overflows_counts_as_sharpest():
+    model, loss = _quadratic_model(1.0)
+    w = model.weight.detach().clone()
+    blows_up = lambda m: loss(m) if torch.equal(m.weight, w) else torch.tensor(float("nan"))  # noqa
+    out = landscape.measure(model, blows_up)
+    assert out.curvature == float("inf") and out.barrier == float("inf")
+    flat = landscape.measure(model, loss).as_dict()
+    candidates = [{"val_metric": 0.8, "flatness": out.as_dict()},
+                  {"val_metric": 0.8, "flatness": flat}]
+    assert landscape.select(candidates, higher_is_better=True) == 1
 
 
 def test_filter_normalised_direction_matches_filter_norms():

@@ -40,6 +40,29 @@ def test_homophily_knob_moves_the_signal():
     assert values[1] > values[0] + 0.05
 
 
+def test_an_entity_own_link_counts_however_old_it_is():
+    """users.group_id is known from signup on: a user who signed up years before the anchor
+    still shares the group (only event links, child rows, are limited to recent ones)."""
+    c = relatron_sql.connect()
+    make_database(c, n_users=100, days=1200, seed=1)
+    task = load_task(c, "user-active")
+    path = next(p for p in signals.metapaths(signals.read_schema(c), "users")
+                if p.table == "users")
+    anchor = c.execute("SELECT MAX(anchor_time) FROM relatron.task_rows WHERE task = "
+                       "'user-active' AND split = 'train'").fetchall()[0][0]
+    sizes = c.execute("SELECT COUNT(*) FROM relatron.task_rows r JOIN users u ON "
+                      "CAST(u.user_id AS VARCHAR) = r.entity_id WHERE r.task = 'user-active' "
+                      "AND r.anchor_time = ? AND u.signup <= ? GROUP BY u.group_id",
+                      [anchor, anchor]).fetchall()
+    old = c.execute("SELECT COUNT(*) FROM users WHERE signup < ? - INTERVAL 365 DAY",
+                    [anchor]).fetchall()[0][0]
+    assert old > 50  # most users signed up more than a year before the anchor
+    y1, _ = signals._pairs(c, task, path, [anchor])
+    expected = sum(min(n, signals.MAX_GROUP) * (min(n, signals.MAX_GROUP) - 1) // 2
+                   for (n,) in sizes)
+    assert len(y1) == expected > 0
+
+
 def test_signals_ignore_rows_after_the_last_training_anchor(gen):
     task = load_task(gen, "user-active")
     before = signals.compute(gen, task, affinities=False)
@@ -104,7 +127,8 @@ def test_no_metapath_homophily_is_undefined_not_fatal(con):
     assert "homophily undefined" in out["signals"]["homophily_note"]
 
 
-@pytest.mark.parametrize("content", [None, "not json", json.dumps({"a": 1})])
+@pytest.mark.parametrize("content", [None, "not json", json.dumps({"a": 1}),
+                                     json.dumps([{"task": "t", "family": "dfs", "signals": None}])])
 def test_missing_or_corrupt_bank_falls_back_to_both(gen, tmp_path, content):
     path = tmp_path / "bank.json"
     if content is not None:
@@ -142,6 +166,21 @@ def test_selector_learns_a_planted_rule():
     assert model.probability({"feature_affinity": 0.7, "path_affinity": 0.7}) == 0.5
     # without affinities: the bank's base rate of RDL wins
     assert 0.2 < model.probability({}) < 0.8
+
+
+def test_selector_slope_is_the_penalised_maximum_likelihood_on_wide_gaps():
+    """Regression affinities can differ by 0.8; the fitted slope must be the optimum there too,
+    not wherever a fixed-step descent stopped oscillating."""
+    gaps = [0.8, 0.8, 0.8, -0.8, -0.8, -0.8]
+    wins = [True, True, True, True, False, False]
+    outcomes = [{"signals": {"path_affinity": g, "feature_affinity": 0.0}, "rdl_wins": w}
+                for g, w in zip(gaps, wins)]
+    model = selector.fit(outcomes)
+    g, y, l2 = np.array(gaps), np.array(wins, dtype=float), 1e-3
+    grid = np.linspace(0, 5, 50001)
+    objective = [(np.logaddexp(0, s * g) - y * s * g).mean() + 0.5 * l2 * s * s for s in grid]
+    assert model.slope == pytest.approx(grid[int(np.argmin(objective))], abs=2e-4)
+    assert 0.5 < model.probability({"path_affinity": 0.1, "feature_affinity": 0.0}) < 0.6
 
 
 def test_bank_outcome_averages_each_family_over_seeds():

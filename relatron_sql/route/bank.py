@@ -38,7 +38,7 @@ def load(path: str | pathlib.Path | None = None) -> list[dict]:
     except (OSError, ValueError) as e:
         raise BankError(f"argument 'bank': {path} is not a readable bank ({e})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) and "task" in r and "family" in r
-                                             and "signals" in r for r in rows):
+                                             and isinstance(r.get("signals"), dict) for r in rows):
         raise BankError(f"argument 'bank': {path} is not a list of bank rows with task, family "
                         "and signals")
     return rows

@@ -5,8 +5,12 @@ filter-normalised random directions (each filter of the direction scaled to the 
 matching filter of the weights, biases and norms left at zero), so that networks of different
 scale compare fairly:
 
-- ``curvature``: the largest second derivative of the loss along the directions, a lower bound
-  of the top Hessian eigenvalue;
+- ``curvature``: the largest eigenvalue of the Hessian restricted to the directions' span, in
+  the directions' own coordinates: the matrix of second derivatives d_i^T H d_j of
+  ``f(theta + sum_i a_i d_i)`` at 0, from central differences (the off-diagonal ones from the
+  four points ``theta +- eps d_i +- eps d_j``);
+- ``axis_curvature``: the largest diagonal entry of that matrix, the curvature along the
+  single steepest direction (recorded for comparison; selection reads ``curvature``);
 - ``barrier``: the largest rise of the loss along rays ``theta + alpha * d``;
 - ``gradient_norm``: the norm of the loss gradient at the weights.
 """
@@ -38,17 +42,21 @@ def filter_normalised_direction(model: torch.nn.Module, generator: torch.Generat
 
 
 @contextlib.contextmanager
-def _shifted(model: torch.nn.Module, direction: list[torch.Tensor], alpha: float):
+def _shifted(model: torch.nn.Module, *moves: tuple[list[torch.Tensor], float]):
+    """The model at ``theta + sum(alpha * d for d, alpha in moves)``; the weights are copied
+    back afterwards, bit for bit (adding and subtracting a step would round in float32)."""
     params = list(model.parameters())
+    saved = [p.detach().clone() for p in params]
     with torch.no_grad():
-        for p, d in zip(params, direction):
-            p.add_(d, alpha=alpha)
+        for direction, alpha in moves:
+            for p, d in zip(params, direction):
+                p.add_(d, alpha=alpha)
     try:
         yield model
     finally:
         with torch.no_grad():
-            for p, d in zip(params, direction):
-                p.sub_(d, alpha=alpha)
+            for p, w in zip(params, saved):
+                p.copy_(w)
 
 
 def _loss(model, loss_fn: LossFn) -> float:
@@ -62,6 +70,7 @@ class Flatness:
     curvature: float
     barrier: float
     gradient_norm: float
+    axis_curvature: float = 0.0
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -74,25 +83,42 @@ def measure(model: torch.nn.Module, loss_fn: LossFn, directions: int = 2, eps: f
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     base = _loss(model, loss_fn)
-    curvature, barrier = 0.0, 0.0
-    for _ in range(directions):
-        d = filter_normalised_direction(model, generator)
-        with _shifted(model, d, eps):
+    ds = [filter_normalised_direction(model, generator) for _ in range(directions)]
+    hessian = np.zeros((directions, directions))
+    barrier = 0.0
+    for i, d in enumerate(ds):
+        with _shifted(model, (d, eps)):
             plus = _loss(model, loss_fn)
-        with _shifted(model, d, -eps):
+        with _shifted(model, (d, -eps)):
             minus = _loss(model, loss_fn)
-        curvature = max(curvature, (plus - 2 * base + minus) / eps ** 2)
+        hessian[i, i] = (plus - 2 * base + minus) / eps ** 2
         for a in alphas:
-            with _shifted(model, d, a):
-                barrier = max(barrier, _loss(model, loss_fn) - base)
+            with _shifted(model, (d, a)):
+                rise = _loss(model, loss_fn) - base
+            barrier = max(barrier, rise) if np.isfinite(rise) else float("inf")
+        for j in range(i):
+            corners = []
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                with _shifted(model, (d, si * eps), (ds[j], sj * eps)):
+                    corners.append(_loss(model, loss_fn))
+            hessian[i, j] = hessian[j, i] = (corners[0] - corners[1] - corners[2]
+                                             + corners[3]) / (4 * eps ** 2)
+    # a loss that overflows somewhere near the weights is as sharp as it gets
+    curvature = (max(float(np.linalg.eigvalsh(hessian)[-1]), 0.0) if directions else 0.0) \
+        if np.isfinite(hessian).all() else float("inf")
+    barrier = barrier if np.isfinite(barrier) else float("inf")
+    diagonal = np.diag(hessian)
+    axis = (max(float(diagonal.max()), 0.0) if directions else 0.0) \
+        if np.isfinite(diagonal).all() else float("inf")
     model.zero_grad(set_to_none=True)
     loss = loss_fn(model)
     loss.backward()
     grad = float(torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in model.parameters()
                                 if p.grad is not None)))
+    grad = grad if np.isfinite(grad) else float("inf")
     model.zero_grad(set_to_none=True)
     model.train(was_training)
-    return Flatness(base, curvature, barrier, grad)
+    return Flatness(base, curvature, barrier, grad, axis)
 
 
 def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
@@ -113,7 +139,12 @@ def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
     sharp = np.zeros(len(candidates))
     keys = ("curvature", "barrier", "gradient_norm")
     for k in keys:
-        m = np.array([max(float(c["flatness"][k]), 0.0) for c in candidates]) + 1e-8
+        m = np.maximum(np.array([float(c["flatness"][k]) for c in candidates]), 0.0)
+        finite = np.isfinite(m)
+        if not finite.any():
+            continue
+        # a measure that overflowed (or is missing) ranks as far sharper than any finite one
+        m = np.where(finite, m, 100.0 * m[finite].max() + 1.0) + 1e-8
         sharp += np.log(m / m.min()) / len(keys)
     score = gap + weight * sharp
     return int(min(range(len(candidates)), key=lambda i: (score[i], gap[i])))

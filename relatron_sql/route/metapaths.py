@@ -1,8 +1,10 @@
 """Two-hop meta-paths that link entities of a task's table to each other.
 
-- ``E.fk -> P <- E.fk``: entities sharing a parent row (users of one group).
+- ``E.fk -> P <- E.fk``: entities sharing a parent row (users of one group). The link is the
+  entity's own column, known from the entity's time on, however long ago that was.
 - ``E <- C.ce, C.cp -> P``: entities sharing a parent row through a child table (drivers whose
-  results share a race). The child's time column, when it has one, says when the link appears.
+  results share a race). The child's time column, when it has one, says when the link appears;
+  such links are events, and only recent ones count (``signals.LOOKBACK``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class MetaPath:
     entity_column: str    # column of ``table`` holding the entity id
     shared_column: str    # column of ``table`` whose equal values link two entities
     time_column: str | None
+    event: bool = True    # a child row's link (recent ones count) or the entity's own column
 
 
 def metapaths(schema: Schema, entity: str) -> list[MetaPath]:
@@ -25,7 +28,7 @@ def metapaths(schema: Schema, entity: str) -> list[MetaPath]:
     out = []
     for col, parent in ent.foreign_keys.items():
         out.append(MetaPath(f"{entity}.{col}->{parent}<-{entity}", entity, ent.primary_key, col,
-                            ent.time_column))
+                            ent.time_column, event=False))
     for child, ce, parent in schema.edges():
         if parent != entity:
             continue

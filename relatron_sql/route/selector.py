@@ -43,16 +43,26 @@ class Selector:
         return [("path_affinity - feature_affinity", self.slope * gap)]
 
 
-def fit(outcomes: list[dict], l2: float = 1e-3, steps: int = 3000, lr: float = 50.0
-        ) -> Selector:
-    """Fit the slope on bank outcomes (each with signals and rdl_wins)."""
+def fit(outcomes: list[dict], l2: float = 1e-3, steps: int = 50) -> Selector:
+    """Fit the slope on bank outcomes (each with signals and rdl_wins): the L2-penalised
+    maximum likelihood, by Newton's method (one parameter; the objective is convex)."""
     y_all = np.array([1.0 if o["rdl_wins"] else 0.0 for o in outcomes])
     base = float((y_all.sum() + 1) / (len(y_all) + 2))
     pairs = [(affinity_gap(o["signals"]), o["rdl_wins"]) for o in outcomes]
     gap = np.array([g for g, _ in pairs if g is not None])
     y = np.array([1.0 if w else 0.0 for g, w in pairs if g is not None])
+    def loss(s: float) -> float:
+        z = s * gap
+        return float((np.logaddexp(0.0, z) - y * z).mean()) + 0.5 * l2 * s * s
+
     slope = 0.0
     for _ in range(steps if len(y) else 0):
         p = 1.0 / (1.0 + np.exp(-np.clip(slope * gap, -50, 50)))
-        slope -= lr * (float(((p - y) * gap).mean()) + l2 * slope)
+        grad = float(((p - y) * gap).mean()) + l2 * slope
+        step = grad / (float((p * (1 - p) * gap * gap).mean()) + l2)
+        while loss(slope - step) > loss(slope) and abs(step) > 1e-12:
+            step /= 2  # a Newton step can overshoot where the curvature changes fast
+        slope -= step
+        if abs(step) < 1e-10 * max(1.0, abs(slope)):
+            break
     return Selector(max(slope, 0.0), base, len(outcomes))

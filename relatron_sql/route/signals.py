@@ -70,15 +70,16 @@ SELECT y1, y2 FROM pairs
 def _pairs(con, task: Task, path: MetaPath, anchors: list) -> tuple[np.ndarray, np.ndarray]:
     import sqlglot
     from sqlglot import exp
+    recent = path.time_column is not None and path.event
     if path.time_column is None:
         visible = exp.true()
     else:
         visible = sqlglot.parse_one(
-            render("c.:t <= a.anchor_time AND c.:t > a.anchor_time - ?", t=path.time_column),
-            read="duckdb")
+            render("c.:t <= a.anchor_time" + (" AND c.:t > a.anchor_time - ?" if recent else ""),
+                   t=path.time_column), read="duckdb")
     sql = render(_PAIRS, tbl=table_ref(path.table), ec=path.entity_column,
                  sc=path.shared_column, visible=visible)
-    params = [anchors, task.name] + ([LOOKBACK] if path.time_column else []) + [MAX_GROUP]
+    params = [anchors, task.name] + ([LOOKBACK] if recent else []) + [MAX_GROUP]
     out = con.execute(sql, params).fetchnumpy()
     return np.asarray(out["y1"], dtype=float), np.asarray(out["y2"], dtype=float)
 
