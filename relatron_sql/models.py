@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import time
 import uuid
 
@@ -125,12 +126,16 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     """
     task = load_task(con, name)
     progress = progress if progress is not None else progress_mod.current()
-    if budget is not None and budget <= 0:
+    # written as ``not (x > 0)`` so that NaN is refused too
+    if budget is not None and not (budget > 0 and math.isfinite(budget)):
         raise bad_argument("budget", f"must be a positive number of trials, got {budget}", None,
                            TrainError)
-    if time_budget is not None and time_budget <= 0:
-        raise bad_argument("time_budget", f"must be positive seconds, got {time_budget}", None,
-                           TrainError)
+    if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
+        raise bad_argument("time_budget", f"must be positive, finite seconds (NULL for no "
+                           f"limit), got {time_budget}", None, TrainError)
+    if seed is not None and not (seed >= 0):
+        raise bad_argument("seed", f"must be 0 or more (it seeds the search and the models), "
+                           f"got {seed}", None, TrainError)
     check_device(device)
     for split in SPLITS:
         if not task.counts.get(split, {}).get("rows"):
@@ -314,10 +319,14 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
 
 
 def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test",
-            anchor_time: dt.datetime | None = None) -> int:
+            anchor_time: dt.datetime | None = None, defer: bool = False):
     """Score a split (or every entity at ``anchor_time``) into ``relatron.predictions``.
 
-    ``split`` is checked even when ``anchor_time`` is given; it may then be ``None``.
+    ``split`` is checked even when ``anchor_time`` is given; it may then be ``None``. Returns
+    the number of rows written; with ``defer``, nothing is written and what is returned is
+    ``commit(con)``, which writes them (one transaction) and returns that number. The SQL
+    function calls it from a second step of its statement, so that a statement over several
+    tasks writes nothing when one of them fails.
     """
     if split is None and anchor_time is None:
         raise bad_argument("split", "is NULL; give a split or an anchor_time", SPLITS, TrainError)
@@ -329,23 +338,29 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
     else:
         rows, label = split_rows(con, task, split), split
     values = model.predict(con, task, rows) if len(rows) else np.array([])
-    with registry.transaction(con) as cur:
-        if anchor_time is None:
-            cur.execute("DELETE FROM relatron.predictions WHERE name = ? AND split = ?",
-                        [name, label])
-        else:
-            cur.execute("DELETE FROM relatron.predictions WHERE name = ? AND split = ? AND "
-                        "anchor_time = ?", [name, label, anchor_time])
-        import pyarrow as pa
-        batch = pa.table({"entity_id": pa.array(rows.entity_id.astype(str)),
-                          "anchor_time": pa.array(rows.anchor_time.astype("datetime64[us]")),
-                          "prediction": pa.array(np.asarray(values, dtype=float))})
-        cur.register("relatron_new_predictions", batch)
-        cur.execute("INSERT INTO relatron.predictions (name, entity_id, anchor_time, split, "
-                    "prediction, model_version) SELECT ?, entity_id, anchor_time, ?, prediction, ?"
-                    " FROM relatron_new_predictions", [name, label, version])
-        cur.unregister("relatron_new_predictions")
-    return len(rows)
+    import pyarrow as pa
+    batch = pa.table({"entity_id": pa.array(rows.entity_id.astype(str)),
+                      "anchor_time": pa.array(rows.anchor_time.astype("datetime64[us]")),
+                      "prediction": pa.array(np.asarray(values, dtype=float))})
+
+    def commit(con2) -> int:
+        with registry.transaction(con2) as cur:
+            if anchor_time is None:
+                cur.execute("DELETE FROM relatron.predictions WHERE name = ? AND split = ?",
+                            [name, label])
+            else:
+                cur.execute("DELETE FROM relatron.predictions WHERE name = ? AND split = ? AND "
+                            "anchor_time = ?", [name, label, anchor_time])
+            cur.register("relatron_new_predictions", batch)
+            try:
+                cur.execute("INSERT INTO relatron.predictions (name, entity_id, anchor_time, "
+                            "split, prediction, model_version) SELECT ?, entity_id, anchor_time,"
+                            " ?, prediction, ? FROM relatron_new_predictions",
+                            [name, label, version])
+            finally:
+                cur.unregister("relatron_new_predictions")
+        return batch.num_rows
+    return commit if defer else commit(con)
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, name: str, split: str = "test") -> dict:

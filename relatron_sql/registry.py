@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from typing import Any, Iterator
 
 import duckdb
+import numpy as np
 
 SCHEMA = "relatron"
 
@@ -107,10 +109,22 @@ DDL = (
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the registry schema and tables if they are missing (idempotent)."""
+    """Create the registry schema and tables if they are missing (idempotent).
+
+    A read-only database is left alone: its registry, if it has one, can still be read.
+    """
+    if is_read_only(con):
+        return
     with transaction(con) as cur:
         for statement in DDL:
             cur.execute(statement)
+
+
+def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the current database of ``con`` was opened read-only."""
+    rows = con.execute("SELECT readonly FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchall()
+    return bool(rows and rows[0][0])
 
 
 _OPEN: set[int] = set()  # ids of cursors that are inside a transaction opened here
@@ -140,8 +154,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         cur.close()
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (numpy's too) replaced by ``None``.
+
+    Strict JSON has no NaN or Infinity, and readers such as BI tools and JavaScript reject
+    them; ``null`` is what they expect for a metric that is not defined.
+    """
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def to_json(value: Any, sort_keys: bool = True) -> str:
+    """Strict JSON (NaN and infinities written as ``null``) of ``value``."""
+    return json.dumps(finite_json(value), sort_keys=sort_keys, default=str, allow_nan=False)
 
 
 def from_json(text: str | None) -> Any:

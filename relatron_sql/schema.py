@@ -208,6 +208,14 @@ def _column_stats(con, name: str, columns: list[str], time_column: str | None = 
     return stats
 
 
+def _dangling_count(con, child: str, fk: str, parent: str, pk: str) -> int:
+    """Rows of ``child`` whose ``fk`` is set but matches no ``parent.pk``."""
+    return int(con.execute(render(
+        "SELECT COUNT(*) FROM :child AS c WHERE c.:fk IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM :parent AS p WHERE p.:pk = c.:fk)",
+        child=table_ref(child), parent=table_ref(parent), fk=fk, pk=pk)).fetchall()[0][0])
+
+
 def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
     out = {}
     for t in tables.values():
@@ -215,11 +223,7 @@ def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
             target = tables.get(parent)
             if target is None or target.primary_key is None:
                 continue
-            n = con.execute(render(
-                "SELECT COUNT(*) FROM :child AS c WHERE c.:fk IS NOT NULL AND NOT EXISTS "
-                "(SELECT 1 FROM :parent AS p WHERE p.:pk = c.:fk)",
-                child=table_ref(t.name), parent=table_ref(parent), fk=col,
-                pk=target.primary_key)).fetchall()[0][0]
+            n = _dangling_count(con, t.name, col, parent, target.primary_key)
             if n:
                 out[(t.name, col)] = int(n)
                 log.warning("%s.%s: %d rows reference no row of %s", t.name, col, n, parent)
@@ -260,6 +264,7 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
         if not dtype.upper().startswith(("TIMESTAMP", "DATE")):
             raise bad_argument("time_column", f"{table_name}.{time_column} has type {dtype}; "
                                "a time column must be DATE or TIMESTAMP", None, SchemaError)
+    _check_keys(con, table_name, primary_key, foreign_keys, replace)
     with registry.transaction(con) as cur:
         earlier = {} if replace else declarations(cur).get(table_name, {})
         merged = {"primary_key": primary_key, "time_column": time_column,
@@ -272,6 +277,83 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
                      json.dumps(merged["foreign_keys"] or {}, sort_keys=True),
                      merged["time_column"]])
     return f"declared {table_name}"
+
+
+def _check_keys(con, table_name: str, primary_key: str | None,
+                foreign_keys: Mapping[str, str] | None, replace: bool) -> None:
+    """Refuse keys that cannot hold, before anything is written (names are checked already).
+
+    A new primary key must be unique and never NULL. Each new foreign key must point at a table
+    with a primary key (declared before, or in this call) and compare with it: the query that
+    counts dangling rows in ``relatron_schema()`` is run once here, so it cannot fail there.
+    A primary key that replaces another is compared with every foreign key pointing at it.
+    Inside a caller's open transaction a refused comparison aborts that transaction (DuckDB's
+    rule), so a loader that meets one fails as a whole and leaves nothing behind.
+    """
+    tables = user_tables(con)
+    dtypes = {(t, c): d for t, c, d in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = "
+        "current_database() AND schema_name = 'main'").fetchall()}
+    declared = declarations(con)
+    constraint_pks, constraint_fks = _constraints(con)
+    keys = {t: declared.get(t, {}).get("primary_key") or constraint_pks.get(t) for t in tables}
+    earlier = {} if replace else declared.get(table_name, {})
+    old_pk = keys.get(table_name)
+    new_pk = primary_key if primary_key is not None else earlier.get("primary_key")
+    keys[table_name] = new_pk = new_pk or constraint_pks.get(table_name)
+
+    if primary_key is not None:
+        t = table_ref(table_name)
+        rows, values, distinct = con.execute(render(
+            "SELECT COUNT(*), COUNT(t.:k), COUNT(DISTINCT t.:k) FROM :t AS t", t=t,
+            k=primary_key)).fetchall()[0]
+        if values < rows:
+            raise bad_argument("primary_key", f"{table_name}.{primary_key} is NULL in "
+                               f"{rows - values} of {rows} rows; a primary key must be unique "
+                               "and never NULL", None, SchemaError)
+        if distinct < values:
+            value, times = con.execute(render(
+                "SELECT t.:k AS v, COUNT(*) AS n FROM :t AS t GROUP BY t.:k "
+                "HAVING COUNT(*) > 1 ORDER BY n DESC, v LIMIT 1", t=t,
+                k=primary_key)).fetchall()[0]
+            raise bad_argument("primary_key", f"{table_name}.{primary_key} has {distinct} "
+                               f"distinct values over {rows} rows (e.g. {value!r} appears "
+                               f"{times} times); a primary key must be unique and never NULL",
+                               None, SchemaError)
+
+    edges = {}  # (child, fk column, parent) -> the argument to blame
+    for col, parent in (foreign_keys or {}).items():
+        if keys.get(parent) is None:
+            raise bad_argument("foreign_keys", f"column {col!r} references table {parent!r}, "
+                               f"which has no primary key; declare one first with "
+                               f"relatron_declare('{parent}', primary_key := ...), or reference "
+                               "a table that has one", [t for t in tables if keys.get(t)],
+                               SchemaError)
+        edges[(table_name, col, parent)] = "foreign_keys"
+    if new_pk is not None and new_pk != old_pk:
+        for child in tables:
+            if child != table_name:
+                own = declared.get(child, {}).get("foreign_keys") or {}
+            elif foreign_keys is not None:
+                own = foreign_keys
+            else:
+                own = earlier.get("foreign_keys") or {}
+            for col, parent in {**constraint_fks.get(child, {}), **own}.items():
+                # a stale declaration naming a column that is gone is not this call's to judge
+                if parent == table_name and (child, col) in dtypes:
+                    edges.setdefault((child, col, parent), "primary_key")
+    for (child, col, parent), argument in edges.items():
+        pk = keys[parent]
+        try:
+            _dangling_count(con, child, col, parent, pk)
+        except duckdb.Error as err:
+            reason = str(err).split("\n")[0]
+            for prefix in ("Conversion Error: ", "Binder Error: "):
+                reason = reason.removeprefix(prefix)
+            who = f"column {col}" if argument == "foreign_keys" else f"{child}.{col}"
+            raise bad_argument(argument, f"{who} ({dtypes[(child, col)]}) cannot reference "
+                               f"{parent}.{pk} ({dtypes[(parent, pk)]}): {reason}", None,
+                               SchemaError) from None
 
 
 def schema_rows(schema: Schema) -> list[dict]:

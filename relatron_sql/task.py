@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: kind -> the metric the search optimises
 KINDS = {"binary": "auroc", "regression": "mae", "multiclass": "accuracy"}
 SPLITS = ("train", "val", "test")
+#: the most anchor times a split may have (rel-f1's tasks have a few hundred; lahman's, with a
+#: one-year horizon since 1871, about 140): more means a horizon far too short for the data
+MAX_ANCHORS = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,22 +94,31 @@ def time_bounds(con: duckdb.DuckDBPyConnection, schema: Schema, tables: list[str
 def make_anchors(horizon: dt.timedelta, val_timestamp: dt.datetime, test_timestamp: dt.datetime,
                  eval_windows: int, first: dt.datetime, last: dt.datetime,
                  train_start: dt.datetime | None = None) -> dict[str, list[dt.datetime]]:
-    """Anchor times per split, exactly as RelBench derives them."""
+    """Anchor times per split, exactly as RelBench derives them.
+
+    The anchors are counted before any is made, so no timestamp outside the data's span (or
+    the range of timestamps) is ever computed; more than ``MAX_ANCHORS`` in a split is refused.
+    """
     floor = max(first, train_start) if train_start else first
-    train, t = [], val_timestamp - horizon
-    while t >= floor:
-        train.append(t)
-        t -= horizon
-    out = {"train": sorted(train)}
-    for split, start, stop in (("val", val_timestamp, test_timestamp - horizon),
-                               ("test", test_timestamp, last - horizon)):
-        end = min(start + horizon * (eval_windows - 1), stop)
-        times, t = [], start
-        while t <= end:
-            times.append(t)
-            t += horizon
-        out[split] = times
+    # train: val - k*horizon for k = 1..n, none before the floor
+    n_train = max(0, (val_timestamp - floor) // horizon)
+    _check_anchor_count("train", n_train, horizon)
+    out = {"train": [val_timestamp - horizon * k for k in range(n_train, 0, -1)]}
+    # val, test: start + k*horizon for k = 0..n-1, each window (t, t + horizon] ending by `end`
+    for split, start, end in (("val", val_timestamp, test_timestamp),
+                              ("test", test_timestamp, last)):
+        n = min(eval_windows, max(0, (end - start) // horizon))
+        _check_anchor_count(split, n, horizon)
+        out[split] = [start + horizon * k for k in range(n)]
     return out
+
+
+def _check_anchor_count(split: str, n: int, horizon: dt.timedelta) -> None:
+    if n > MAX_ANCHORS:
+        fewer = "a later train_start" if split == "train" else "fewer eval_windows"
+        raise bad_argument("horizon", f"{horizon} would make {n:,} {split} anchors, more than "
+                           f"the {MAX_ANCHORS:,} allowed per split; give a longer horizon or "
+                           f"{fewer}", None, TaskError)
 
 
 def _as_datetime(value, argument: str) -> dt.datetime:
@@ -119,7 +131,8 @@ def _as_datetime(value, argument: str) -> dt.datetime:
             return dt.datetime.fromisoformat(value)
         except ValueError:
             pass
-    raise bad_argument(argument, f"{value!r} is not a timestamp", None, TaskError)
+    raise bad_argument(argument, f"{value!r} is not a timestamp between 0001-01-01 and "
+                       "9999-12-31", None, TaskError)
 
 
 def _check_label_sql(label_sql: str | None) -> str:
@@ -182,6 +195,9 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
     if eval_windows is None or eval_windows < 1:
         raise bad_argument("eval_windows", f"must be at least 1, got {eval_windows}", None,
                            TaskError)
+    if eval_windows > 2**31 - 1:  # stored as an INTEGER
+        raise bad_argument("eval_windows", f"must be at most 2,147,483,647, got {eval_windows}",
+                           None, TaskError)
     start = _as_datetime(train_start, "train_start") if train_start is not None else None
     label_sql = _check_label_sql(label_sql)
     if task_exists(con, name) and not replace:
@@ -191,19 +207,36 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
     if first is None:
         raise bad_argument("entity", f"no table linked to {entity!r} has a time column; declare "
                            "one with relatron_declare(table, time_column := ...)", None, TaskError)
-    anchors = make_anchors(horizon, val_ts, test_ts, eval_windows, first, last, start)
-    for split, argument in (("train", "val_timestamp"), ("val", "val_timestamp"),
-                            ("test", "test_timestamp")):
-        if not anchors[split]:
-            raise bad_argument(argument, f"leaves no {split} anchor: the data spans {first} to "
-                               f"{last} and the horizon is {horizon}", None, TaskError)
+    if horizon > (last - first) / 3:
+        raise bad_argument("horizon", f"{horizon} is longer than a third of the data's span "
+                           f"({first} to {last}): the train, val and test windows need one "
+                           "horizon each", None, TaskError)
+    try:
+        anchors = make_anchors(horizon, val_ts, test_ts, eval_windows, first, last, start)
+        window_ends = {s: [t + horizon for t in anchors[s]] for s in SPLITS}
+    except OverflowError:  # not expected: make_anchors stays inside the data's span
+        raise bad_argument("horizon", f"{horizon} with val_timestamp {val_ts} and "
+                           f"test_timestamp {test_ts} leaves the range of timestamps", None,
+                           TaskError) from None
+    for split, argument, given in (("train", "val_timestamp", val_ts),
+                                   ("val", "val_timestamp", val_ts),
+                                   ("test", "test_timestamp", test_ts)):
+        if anchors[split]:
+            continue
+        if split == "train" and start is not None and start > first and val_ts - first >= horizon:
+            # without train_start there would be train anchors: train_start is the cause
+            raise bad_argument("train_start", f"{start} is after the last train anchor, "
+                               f"{val_ts - horizon} (val_timestamp minus the horizon {horizon})",
+                               None, TaskError)
+        raise bad_argument(argument, f"{given} leaves no {split} anchor: the data spans {first} "
+                           f"to {last} and the horizon is {horizon}", None, TaskError)
     key_type = ent.column(ent.primary_key).dtype
     with registry.transaction(con) as cur:
         cur.execute("CREATE OR REPLACE TEMP TABLE relatron_anchors (anchor_time TIMESTAMP, "
                     "window_end TIMESTAMP, split VARCHAR)")
         times = [t for s in SPLITS for t in anchors[s]]
         cur.execute("INSERT INTO relatron_anchors SELECT unnest(?), unnest(?), unnest(?)",
-                    [times, [t + horizon for t in times],
+                    [times, [t for s in SPLITS for t in window_ends[s]],
                      [s for s in SPLITS for _ in anchors[s]]])
         counts, num_classes = _materialise(cur, name, ent.name, ent.primary_key, key_type, kind,
                                            label_sql)

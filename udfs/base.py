@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 from typing import Any, Callable
 
 import duckdb
+
+from relatron_sql import registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,4 +92,5 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def as_json(value: Any) -> str:
-    return json.dumps(value, default=str)
+    """Strict JSON for a SQL result: an undefined metric (NaN) or infinity becomes ``null``."""
+    return registry.to_json(value, sort_keys=False)

@@ -12,13 +12,32 @@ from .base import as_json, macro, sql_function
 from .core import required
 
 
-#: trained models waiting for the second step of their statement, oldest first. A statement
-#: over many rows runs every first step before any second step, so entries wait for the whole
-#: statement; an interrupted statement's entries are never taken, and the oldest beyond
-#: ``_MAX_STAGED`` are dropped.
+#: work waiting for the second step of its statement (a trained model to register, predictions
+#: to write), oldest first. A statement over many rows runs every first step before any second
+#: step, so entries wait for the whole statement; an interrupted or failed statement's entries
+#: are never taken, and the oldest beyond ``_MAX_STAGED`` are dropped.
 _STAGED: collections.OrderedDict[str, object] = collections.OrderedDict()
 _STAGED_LOCK = threading.Lock()
 _MAX_STAGED = 64
+
+
+def _stage(commit) -> str:
+    token = uuid.uuid4().hex
+    with _STAGED_LOCK:
+        _STAGED[token] = commit
+        while len(_STAGED) > _MAX_STAGED:
+            _STAGED.popitem(last=False)
+    return token
+
+
+def _take(token: str, what: str, done: str, action: str):
+    with _STAGED_LOCK:
+        commit = _STAGED.pop(token, None)
+    if commit is None:
+        raise TrainError(f"{what} by this statement was dropped before it could be {done}: "
+                         f"more than {_MAX_STAGED} waited at once; {action} fewer tasks per "
+                         "statement")
+    return commit
 
 
 @sql_function("relatron_train", [
@@ -30,23 +49,13 @@ def train(con, name, family, budget, seed, device, time_budget, retrain):
     commit = models.train(con, required(name, "name"), required(family, "family"), budget,
                           0 if seed is None else seed, required(device, "device"), time_budget,
                           bool(retrain), defer=True)
-    token = uuid.uuid4().hex
-    with _STAGED_LOCK:
-        _STAGED[token] = commit
-        while len(_STAGED) > _MAX_STAGED:
-            _STAGED.popitem(last=False)
-    return token
+    return _stage(commit)
 
 
 @sql_function("relatron_train_commit", [("token", "VARCHAR", None)], "VARCHAR", hidden=True)
 def train_commit(con, token):
     """Step two: register the model staged under ``token`` (one transaction)."""
-    with _STAGED_LOCK:
-        commit = _STAGED.pop(token, None)
-    if commit is None:
-        raise TrainError(f"a model trained by this statement was dropped before it could be "
-                         f"registered: more than {_MAX_STAGED} trainings waited at once; "
-                         "train fewer tasks per statement")
+    commit = _take(token, "a model trained", "registered", "train")
     line = progress.current()
     if line is not None:
         line.check_interrupt()   # a Ctrl-C during evaluation still registers nothing
@@ -54,9 +63,17 @@ def train_commit(con, token):
 
 
 @sql_function("relatron_predict", [("name", "VARCHAR", None), ("split", "VARCHAR", "'test'"),
-                                   ("anchor_time", "TIMESTAMP", "NULL")], "BIGINT")
+                                   ("anchor_time", "TIMESTAMP", "NULL")], "VARCHAR",
+              commit="relatron_predict_commit")
 def predict(con, name, split, anchor_time):
-    return models.predict(con, required(name, "name"), split, anchor_time)
+    """Step one: score, writing nothing; returns a token for step two."""
+    return _stage(models.predict(con, required(name, "name"), split, anchor_time, defer=True))
+
+
+@sql_function("relatron_predict_commit", [("token", "VARCHAR", None)], "BIGINT", hidden=True)
+def predict_commit(con, token):
+    """Step two: write the predictions staged under ``token`` (one transaction); rows written."""
+    return _take(token, "predictions made", "written", "predict")(con)
 
 
 macro("relatron_predictions(name)",

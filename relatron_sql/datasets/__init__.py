@@ -60,15 +60,27 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
     folder = _resolve_path(module, path)
     names = [spec[0] for spec in module.TABLES]
     clash = sorted(set(names) & set(user_tables(con)))
-    if clash and not replace:
-        raise bad_argument("replace", f"tables {', '.join(clash)} exist; pass replace := true "
-                           "to load over them", None, LoadError)
+    task_names = [spec["name"] for spec in module.TASKS]
+    task_clash = sorted(row[0] for row in con.execute(
+        "SELECT name FROM relatron.tasks WHERE list_contains(?, name)", [task_names]).fetchall())
+    if (clash or task_clash) and not replace:
+        exist = "; ".join(([_exist("table", clash)] if clash else []) +
+                          ([_exist("task", task_clash) + f" (the {dataset} dataset defines its "
+                            "own; replacing a task deactivates its models)"]
+                           if task_clash else []))
+        raise bad_argument("replace", f"{exist}; pass replace := true to load over them",
+                           None, LoadError)
     started = time.perf_counter()
     tasks = {}
     with registry.transaction(con) as cur:
         for name in clash:
             cur.execute(render("DROP TABLE :t", t=table_ref(name)))
-        _build(cur, module, folder)
+        try:
+            _build(cur, module, folder)
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise bad_argument("path", f"{str(folder)!r} does not hold the {dataset} files: "
+                               f"{first}", None, LoadError) from e
         for name, (pk, fks, time_col) in module.KEYS.items():
             declare(cur, name, primary_key=pk, foreign_keys=fks, time_column=time_col,
                     replace=True)
@@ -79,6 +91,11 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
             for n in names}
     return {"dataset": dataset, "tables": rows, "tasks": tasks,
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _exist(kind: str, names: list[str]) -> str:
+    listed = ", ".join(repr(n) for n in names)
+    return f"{kind} {listed} exists" if len(names) == 1 else f"{kind}s {listed} exist"
 
 
 def _build(cur: duckdb.DuckDBPyConnection, module: ModuleType, folder: pathlib.Path) -> None:
