@@ -58,7 +58,7 @@ def databases(only: set[str] | None):
         if name in TRAIN_START:
             _restart(con, TRAIN_START[name])
         yield name, con
-    for h in (0.0, 0.5, 0.95):
+    for h in (0.0, 0.25, 0.5, 0.75, 0.95):
         name = f"generated-h{h:g}"
         if only and name not in only and "generated" not in only:
             continue

@@ -91,19 +91,33 @@ def _next_season_total(name: str, table: str, value: str, volume: str, minimum: 
                           str(minimum))
 
 
+def _played_then(name: str, table: str, description: str) -> dict:
+    """Whether a player who played last season has a row of ``table`` next season."""
+    return dict(name=name, entity="people", kind="binary", **_COMMON, description=description,
+                label_sql="WITH played AS (" + _PLAYED + ") "
+                          "SELECT a.anchor_time, p.playerID, CAST(EXISTS (SELECT 1 FROM " + table
+                          + " x WHERE x.playerID = p.playerID AND x.time > a.anchor_time AND "
+                          "x.time <= a.window_end) AS INTEGER) AS label FROM relatron_anchors a "
+                          "JOIN people p ON EXISTS (SELECT 1 FROM played x WHERE x.playerID = "
+                          "p.playerID AND x.time <= a.anchor_time AND x.time > a.anchor_time - "
+                          "INTERVAL 365 DAY)")
+
+
 TASKS = (
-    dict(name="player-active", entity="people", kind="binary", **_COMMON,
-         description="Will a player who played last season play next season?",
-         label_sql="WITH played AS (" + _PLAYED + ") "
-                   "SELECT a.anchor_time, p.playerID, CAST(EXISTS (SELECT 1 FROM played x WHERE "
-                   "x.playerID = p.playerID AND x.time > a.anchor_time AND x.time <= "
-                   "a.window_end) AS INTEGER) AS label FROM relatron_anchors a JOIN people p ON "
-                   "EXISTS (SELECT 1 FROM played x WHERE x.playerID = p.playerID AND x.time <= "
-                   "a.anchor_time AND x.time > a.anchor_time - INTERVAL 365 DAY)"),
+    _played_then("player-active", "played",
+                 "Will a player who played last season play next season?"),
     _next_season_total("batter-hr", "batting", "HR", "AB", 100,
                        "How many home runs will a batter with 100+ at-bats last season hit next "
                        "season (0 if he does not bat)?"),
     _next_season_total("pitcher-so", "pitching", "SO", "IPouts", 150,
                        "How many strikeouts will a pitcher with 50+ innings last season record "
                        "next season (0 if he does not pitch)?"),
+)
+
+BANK_TASKS = (
+    _played_then("player-award", "awards",
+                 "Will a player who played last season win an award next season?"),
+    _next_season_total("pitcher-wins", "pitching", "W", "IPouts", 150,
+                       "How many games will a pitcher with 50+ innings last season win next "
+                       "season (0 if he does not pitch)?"),
 )
