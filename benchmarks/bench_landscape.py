@@ -7,8 +7,8 @@ as in normal training. Every candidate is then scored on the test split, so
 plain best-validation selection (flatness weight 0) and the family's blend (its default
 weight) are compared on the same checkpoints. The best test score among the candidates is
 printed for scale: it is what a selector could reach at most. The blend is also applied with
-the curvature along the single steepest of the two directions in place of the plane's top
-eigenvalue (the measure before 2026-11-27's change), on the same candidates.
+the top eigenvalue of the Hessian in the two directions' plane in place of the curvature along
+the steeper direction, on the same candidates (``plane_curvature``, recorded, not used).
 Usage: .venv/bin/python benchmarks/bench_landscape.py [--only f1,generated] [--trials 3]
        [--seeds 0,1] [--all-tasks] [--skip-standard] [--tasks driver-win,...] [--device cuda]
 
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     weight = FAMILY.flatness_weight
     tally = {"better": 0, "worse": 0, "same": 0}
-    axis_tally = dict(tally)
+    plane_tally = dict(tally)
     for db, con in databases(set(args.only.split(","))):
         names = [r[0] for r in con.execute("SELECT name FROM relatron.tasks ORDER BY name"
                                            ).fetchall()]
@@ -98,11 +98,11 @@ def main(argv=None) -> None:
                 tests = candidate_tests(con, task, recorder)
                 plain = landscape.select(cands, task.higher_is_better, 0.0)
                 flat = recorder.result["chosen"]
-                # the same blend with the curvature along the single steepest direction (the
-                # measure before the plane's cross terms), on the same candidates
-                axis = landscape.select(
+                # the same blend with the top eigenvalue in the directions' plane in place of
+                # the curvature along the steeper direction, on the same candidates
+                plane = landscape.select(
                     [{**c, "flatness": {**c["flatness"],
-                                        "curvature": c["flatness"]["axis_curvature"]}}
+                                        "curvature": c["flatness"]["plane_curvature"]}}
                      for c in cands], task.higher_is_better, weight)
                 sign = 1.0 if task.higher_is_better else -1.0
 
@@ -112,20 +112,21 @@ def main(argv=None) -> None:
                             else "better" if diff > 0 else "worse")
                 verdict = verdict_of(flat)
                 tally[verdict] += 1
-                axis_tally[verdict_of(axis)] += 1
+                plane_tally[verdict_of(plane)] += 1
                 best = max(tests, key=lambda t: sign * t)
                 where = " ".join(f"t{c['trial']}e{c['epoch']}" for c in cands)
                 print(f"{db}/{name:22s} seed {seed} test {task.metric}: best-val "
                       f"{tests[plain]:.4f}  landscape {tests[flat]:.4f}  best candidate "
                       f"{best:.4f}  (candidates {where}; chose {flat}, best-val {plain})  "
-                      f"{verdict}; along one direction: {tests[axis]:.4f} {verdict_of(axis)}",
+                      f"{verdict}; by the plane's eigenvalue: {tests[plane]:.4f} "
+                      f"{verdict_of(plane)}",
                       flush=True)
         con.close()
     print(f"\nlandscape selection (weight {weight}) vs best validation on test, "
           f"{args.trials} trials per search: better {tally['better']}, worse "
           f"{tally['worse']}, same checkpoint {tally['same']} (device {args.device})")
-    print(f"with the curvature along the single steepest direction instead: better "
-          f"{axis_tally['better']}, worse {axis_tally['worse']}, same {axis_tally['same']}")
+    print(f"with the plane's top eigenvalue as the curvature instead: better "
+          f"{plane_tally['better']}, worse {plane_tally['worse']}, same {plane_tally['same']}")
 
 
 if __name__ == "__main__":

@@ -42,9 +42,10 @@ def test_measure_restores_an_mlp_bit_for_bit():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_curvature_is_the_top_eigenvalue_in_the_directions_plane():
-    """On a quadratic the measure is exact: the largest eigenvalue of D^T H D, with D the two
-    filter-normalised directions, which is at least either direction's own curvature."""
+def test_curvature_along_each_direction_and_in_their_plane():
+    """On a quadratic the measures are exact: ``curvature`` is the larger diagonal entry of
+    D^T H D, with D the two filter-normalised directions, and ``plane_curvature`` its largest
+    eigenvalue, which is at least either direction's own curvature."""
     scale = 2.0
     model, loss = _quadratic_model(scale)
     torch.manual_seed(0)
@@ -57,8 +58,8 @@ def test_curvature_is_the_top_eigenvalue_in_the_directions_plane():
     projected = d.T @ hessian @ d
     expected = float(torch.linalg.eigvalsh(projected)[-1])
     got = landscape.measure(model, loss, seed=7)
-    assert got.curvature == pytest.approx(expected, rel=1e-3)
-    assert got.axis_curvature == pytest.approx(float(projected.diagonal().max()), rel=1e-3)
+    assert got.plane_curvature == pytest.approx(expected, rel=1e-3)
+    assert got.curvature == pytest.approx(float(projected.diagonal().max()), rel=1e-3)
     assert expected > float(projected.diagonal().max()) * 1.001  # the cross term matters here
 
 
@@ -67,7 +68,7 @@ def test_a_loss_that_overflows_counts_as_sharpest():
     w = model.weight.detach().clone()
     blows_up = lambda m: loss(m) if torch.equal(m.weight, w) else torch.tensor(float("nan"))  # noqa
     out = landscape.measure(model, blows_up)
-    assert out.curvature == float("inf") and out.barrier == float("inf")
+    assert out.curvature == out.plane_curvature == out.barrier == float("inf")
     flat = landscape.measure(model, loss).as_dict()
     candidates = [{"val_metric": 0.8, "flatness": out.as_dict()},
                   {"val_metric": 0.8, "flatness": flat}]

@@ -5,12 +5,14 @@ filter-normalised random directions (each filter of the direction scaled to the 
 matching filter of the weights, biases and norms left at zero), so that networks of different
 scale compare fairly:
 
-- ``curvature``: the largest eigenvalue of the Hessian restricted to the directions' span, in
-  the directions' own coordinates: the matrix of second derivatives d_i^T H d_j of
-  ``f(theta + sum_i a_i d_i)`` at 0, from central differences (the off-diagonal ones from the
-  four points ``theta +- eps d_i +- eps d_j``);
-- ``axis_curvature``: the largest diagonal entry of that matrix, the curvature along the
-  single steepest direction (recorded for comparison; selection reads ``curvature``);
+- ``curvature``: the largest second derivative of the loss along one of the directions,
+  d^T H d in the direction's own coordinates (not per unit length: a filter-normalised d has
+  the weights' scale), from central differences;
+- ``plane_curvature``: the largest eigenvalue of the Hessian restricted to the directions'
+  span, in the same coordinates: the matrix d_i^T H d_j, its off-diagonal entries from the four
+  points ``theta +- eps d_i +- eps d_j``. Recorded beside the others; selection reads
+  ``curvature``, because on 30 searches choosing by the plane's eigenvalue changed the choice
+  more often and was wrong more often (benchmarks/RESULTS.md, "Checkpoint selection");
 - ``barrier``: the largest rise of the loss along rays ``theta + alpha * d``;
 - ``gradient_norm``: the norm of the loss gradient at the weights.
 """
@@ -70,7 +72,7 @@ class Flatness:
     curvature: float
     barrier: float
     gradient_norm: float
-    axis_curvature: float = 0.0
+    plane_curvature: float = 0.0
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -104,12 +106,12 @@ def measure(model: torch.nn.Module, loss_fn: LossFn, directions: int = 2, eps: f
             hessian[i, j] = hessian[j, i] = (corners[0] - corners[1] - corners[2]
                                              + corners[3]) / (4 * eps ** 2)
     # a loss that overflows somewhere near the weights is as sharp as it gets
-    curvature = (max(float(np.linalg.eigvalsh(hessian)[-1]), 0.0) if directions else 0.0) \
+    diagonal = np.diag(hessian)
+    curvature = (max(float(diagonal.max()), 0.0) if directions else 0.0) \
+        if np.isfinite(diagonal).all() else float("inf")
+    plane = (max(float(np.linalg.eigvalsh(hessian)[-1]), 0.0) if directions else 0.0) \
         if np.isfinite(hessian).all() else float("inf")
     barrier = barrier if np.isfinite(barrier) else float("inf")
-    diagonal = np.diag(hessian)
-    axis = (max(float(diagonal.max()), 0.0) if directions else 0.0) \
-        if np.isfinite(diagonal).all() else float("inf")
     model.zero_grad(set_to_none=True)
     loss = loss_fn(model)
     loss.backward()
@@ -118,7 +120,7 @@ def measure(model: torch.nn.Module, loss_fn: LossFn, directions: int = 2, eps: f
     grad = grad if np.isfinite(grad) else float("inf")
     model.zero_grad(set_to_none=True)
     model.train(was_training)
-    return Flatness(base, curvature, barrier, grad, axis)
+    return Flatness(base, curvature, barrier, grad, plane)
 
 
 def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,

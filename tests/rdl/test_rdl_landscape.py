@@ -29,7 +29,7 @@ def test_model_chosen_among_trials_by_validation_and_flatness(gen, monkeypatch):
     assert out["config"]["best_epoch"] == chosen["epoch"]
     for c in land["candidates"]:
         assert set(c["flatness"]) == {"loss", "curvature", "barrier", "gradient_norm",
-                                      "axis_curvature"}
+                                      "plane_curvature"}
         assert all(np.isfinite(v) for v in c["flatness"].values())
 
 
