@@ -171,7 +171,8 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
 
     With ``replace``, an existing task of that name is redefined; when its definition changes
     (anything but the description), its models stay in ``relatron.models`` but are no longer
-    active, so predicting or evaluating needs a new ``relatron_train`` first.
+    active, so predicting or evaluating needs a new ``relatron_train`` first, and its
+    predictions are deleted.
     """
     if not name or not str(name).strip():
         raise bad_argument("name", "a task needs a non-empty name", None, TaskError)
@@ -251,9 +252,12 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
              eval_windows, start, label_sql, KINDS[kind], num_classes, description,
              json.dumps(counts)])
         if _definition(cur, name) != before:
-            # models trained for another definition must not score this one; kept as history
+            # models trained for another definition must not score this one; kept as history.
+            # Their predictions answered the old question: a dashboard reading
+            # relatron_predictions(name) must not show them as this task's
             cur.execute("UPDATE relatron.models SET active = false WHERE name = ? AND active",
                         [name])
+            cur.execute("DELETE FROM relatron.predictions WHERE name = ?", [name])
     return counts
 
 

@@ -109,6 +109,8 @@ def test_replacing_a_task_retires_its_models(con):
     con.execute(redefine, ["users", ACTIVE_SQL, "reworded"]).fetchall()
     assert _models(con) == [(1, True)]
     assert con.execute("SELECT relatron_predict('user-active')").fetchall()[0][0] > 0
+    n_predictions = "SELECT COUNT(*) FROM relatron_predictions('user-active')"
+    assert con.execute(n_predictions).fetchall()[0][0] > 0
     # a failed redefinition changes nothing
     before = snapshot(con)
     with pytest.raises(duckdb.Error, match="label_sql"):
@@ -120,6 +122,8 @@ def test_replacing_a_task_retires_its_models(con):
             "AS INTEGER) AS label FROM relatron_anchors a, items i")
     con.execute(redefine, ["items", sold, None]).fetchall()
     assert _models(con) == [(1, False)]
+    # the old model's predictions answered the old question: gone with it
+    assert con.execute(n_predictions).fetchall()[0][0] == 0
     for sql in ("SELECT relatron_predict('user-active')", "SELECT relatron_evaluate('user-active')",
                 "FROM relatron_explain('user-active')"):
         with pytest.raises(duckdb.Error, match="'name'.*no trained model"):
