@@ -19,6 +19,7 @@ class SqlFunction:
     table: bool = False                # a table macro over a LIST(STRUCT) result
     commit: str | None = None          # a second function, run on this one's result (below)
     hidden: bool = False               # no macro of its own: only called by other macros
+    guards: tuple[tuple[str, str], ...] = ()  # (SQL condition, SQL message): error() before
 
 
 FUNCTIONS: list[SqlFunction] = []
@@ -31,16 +32,20 @@ def macro(signature: str, body: str) -> None:
 
 
 def sql_function(name: str, params: list[tuple], returns: str, table: bool = False,
-                 commit: str | None = None, hidden: bool = False):
+                 commit: str | None = None, hidden: bool = False,
+                 guards: list[tuple[str, str]] = ()):
     """Register ``impl(con, *args)`` as the SQL function ``name``.
 
     With ``commit``, the macro runs in two steps of one statement: this function's result
     goes, through a subquery, to the function named ``commit``. DuckDB checks for an interrupt
     between the two, so work that this function only prepares and ``commit`` writes is never
     written when the statement is interrupted while this function runs.
+    With ``guards``, the macro raises ``error(message)`` for the first condition that holds,
+    before the UDF is called: for what only SQL can see of an argument (an INTERVAL's months).
     """
     def wrap(impl):
-        FUNCTIONS.append(SqlFunction(name, impl, tuple(params), returns, table, commit, hidden))
+        FUNCTIONS.append(SqlFunction(name, impl, tuple(params), returns, table, commit, hidden,
+                                     tuple(guards)))
         return impl
     return wrap
 
@@ -85,6 +90,9 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
             body = f"(SELECT {fn.commit}_udf(staged) FROM (SELECT {call} AS staged OFFSET 0))"
         else:
             body = call
+        if fn.guards:
+            body = ("CASE " + " ".join(f"WHEN {cond} THEN error({message})"
+                                       for cond, message in fn.guards) + f" ELSE {body} END")
         con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", fn.name + "(" + signature + ")",
                               "AS", body]))
     for signature, body in MACROS:

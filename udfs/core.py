@@ -41,25 +41,6 @@ def schema(con):
     return schema_mod.schema_rows(schema_mod.read_schema(con))
 
 
-_TASK_PARAMS = [
-    ("name", "VARCHAR", None), ("entity", "VARCHAR", "NULL"), ("kind", "VARCHAR", "'binary'"),
-    ("horizon", "INTERVAL", "INTERVAL 30 DAY"), ("val_timestamp", "TIMESTAMP", "NULL"),
-    ("test_timestamp", "TIMESTAMP", "NULL"), ("eval_windows", "INTEGER", "40"),
-    ("label_sql", "VARCHAR", "NULL"), ("train_start", "TIMESTAMP", "NULL"),
-    ("description", "VARCHAR", "NULL"), ("replace", "BOOLEAN", "false")]
-
-
-@sql_function("relatron_task", _TASK_PARAMS, "VARCHAR", hidden=True)
-def task(con, name, entity, kind, horizon, val_timestamp, test_timestamp, eval_windows,
-         label_sql, train_start, description, replace):
-    counts = task_mod.create_task(
-        con, required(name, "name"), required(entity, "entity"), label_sql,
-        kind=required(kind, "kind"), horizon=required(horizon, "horizon"),
-        val_timestamp=val_timestamp, test_timestamp=test_timestamp, eval_windows=eval_windows,
-        train_start=train_start, description=description, replace=bool(replace))
-    return as_json(counts)
-
-
 def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -72,16 +53,31 @@ def _sql_text(text: str) -> str:
 _HORIZON = "TRY_CAST(CAST(horizon AS VARCHAR) AS INTERVAL)"
 _LONGEST = (dt.datetime.max - dt.datetime.min).total_seconds()
 _PREFIX = _sql_text(str(bad_argument("horizon", "")))  # 'argument ''horizon'': '
-_MONTHS = _sql_text(" (months and years have no fixed length; give days, e.g. INTERVAL 30 DAY)")
-_TOO_LONG = _sql_text(" is longer than the whole range of timestamps (years 1 to 9999)")
-macro("relatron_task(" + ", ".join([p for p, _, default in _TASK_PARAMS if default is None]
-                                   + [f"{p} := {default}" for p, _, default in _TASK_PARAMS
-                                      if default is not None]) + ")",
-      f"CASE WHEN date_part('year', {_HORIZON}) * 12 + date_part('month', {_HORIZON}) <> 0 "
-      f"THEN error({_PREFIX} || CAST(horizon AS VARCHAR) || {_MONTHS}) "
-      f"WHEN abs(epoch({_HORIZON})) > {_LONGEST!r} "
-      f"THEN error({_PREFIX} || CAST(horizon AS VARCHAR) || {_TOO_LONG}) "
-      f"ELSE relatron_task_udf({', '.join(p for p, _, _ in _TASK_PARAMS)}) END")
+_HORIZON_GUARDS = [
+    (f"date_part('year', {_HORIZON}) * 12 + date_part('month', {_HORIZON}) <> 0",
+     f"{_PREFIX} || CAST(horizon AS VARCHAR) || " + _sql_text(
+         " (months and years have no fixed length; give days, e.g. INTERVAL 30 DAY)")),
+    (f"abs(epoch({_HORIZON})) > {_LONGEST!r}",
+     f"{_PREFIX} || CAST(horizon AS VARCHAR) || " + _sql_text(
+         " is longer than the whole range of timestamps (years 1 to 9999)")),
+]
+
+
+@sql_function("relatron_task", [
+    ("name", "VARCHAR", None), ("entity", "VARCHAR", "NULL"), ("kind", "VARCHAR", "'binary'"),
+    ("horizon", "INTERVAL", "INTERVAL 30 DAY"), ("val_timestamp", "TIMESTAMP", "NULL"),
+    ("test_timestamp", "TIMESTAMP", "NULL"), ("eval_windows", "INTEGER", "40"),
+    ("label_sql", "VARCHAR", "NULL"), ("train_start", "TIMESTAMP", "NULL"),
+    ("description", "VARCHAR", "NULL"), ("replace", "BOOLEAN", "false")], "VARCHAR",
+    guards=_HORIZON_GUARDS)
+def task(con, name, entity, kind, horizon, val_timestamp, test_timestamp, eval_windows,
+         label_sql, train_start, description, replace):
+    counts = task_mod.create_task(
+        con, required(name, "name"), required(entity, "entity"), label_sql,
+        kind=required(kind, "kind"), horizon=required(horizon, "horizon"),
+        val_timestamp=val_timestamp, test_timestamp=test_timestamp, eval_windows=eval_windows,
+        train_start=train_start, description=description, replace=bool(replace))
+    return as_json(counts)
 
 
 @sql_function("relatron_task_check", [("name", "VARCHAR", None)], "VARCHAR")

@@ -96,8 +96,7 @@ def measure(model: torch.nn.Module, loss_fn: LossFn, directions: int = 2, eps: f
         hessian[i, i] = (plus - 2 * base + minus) / eps ** 2
         for a in alphas:
             with _shifted(model, (d, a)):
-                rise = _loss(model, loss_fn) - base
-            barrier = max(barrier, rise) if np.isfinite(rise) else float("inf")
+                barrier = max(barrier, _sharpness(_loss(model, loss_fn) - base))
         for j in range(i):
             corners = []
             for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
@@ -105,22 +104,28 @@ def measure(model: torch.nn.Module, loss_fn: LossFn, directions: int = 2, eps: f
                     corners.append(_loss(model, loss_fn))
             hessian[i, j] = hessian[j, i] = (corners[0] - corners[1] - corners[2]
                                              + corners[3]) / (4 * eps ** 2)
-    # a loss that overflows somewhere near the weights is as sharp as it gets
-    diagonal = np.diag(hessian)
-    curvature = (max(float(diagonal.max()), 0.0) if directions else 0.0) \
-        if np.isfinite(diagonal).all() else float("inf")
-    plane = (max(float(np.linalg.eigvalsh(hessian)[-1]), 0.0) if directions else 0.0) \
-        if np.isfinite(hessian).all() else float("inf")
-    barrier = barrier if np.isfinite(barrier) else float("inf")
+    curvature = _sharpness(float(np.diag(hessian).max(initial=0.0)))
+    plane = _sharpness(_top_eigenvalue(hessian))
     model.zero_grad(set_to_none=True)
     loss = loss_fn(model)
     loss.backward()
     grad = float(torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in model.parameters()
                                 if p.grad is not None)))
-    grad = grad if np.isfinite(grad) else float("inf")
     model.zero_grad(set_to_none=True)
     model.train(was_training)
-    return Flatness(base, curvature, barrier, grad, plane)
+    return Flatness(base, curvature, barrier, _sharpness(grad), plane)
+
+
+def _sharpness(value: float) -> float:
+    """A measure as reported: at least 0, and infinite where the loss overflowed (a NaN
+    included), since a loss that overflows near the weights is as sharp as it gets."""
+    return max(value, 0.0) if np.isfinite(value) else float("inf")
+
+
+def _top_eigenvalue(matrix: np.ndarray) -> float:
+    if not np.isfinite(matrix).all():
+        return float("nan")
+    return float(np.linalg.eigvalsh(matrix)[-1]) if len(matrix) else 0.0
 
 
 def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
