@@ -14,6 +14,8 @@ training would apply it.
 --path-depth 1|2|3|best puts the path affinity of that depth of the untrained GNN (or the best
 of the three) in the selector's place for every task; the product uses depth 2, the RDL
 family's default.
+Then the nested check: the selector itself chosen among four candidates inside each fold, by
+leave-one-database-out on that fold's training databases only.
 Last, what the product itself decides for each bank task: the router leaves out only the routed
 task's own record (its test result), so the selector is fitted on every other task, and it
 commits to a family at P <= 0.2 or P >= 0.8 and searches both otherwise.
@@ -29,21 +31,100 @@ from relatron_sql.route import bank, router, selector
 from relatron_sql.route.signals import KEYS, vector
 
 
-def all_signals_logistic(train: list[dict], l2: float = 1.0, steps: int = 2000):
-    """For comparison: L2 logistic regression on every standardised signal."""
-    x = np.array([vector(o["signals"]) for o in train])
-    y = np.array([1.0 if o["rdl_wins"] else 0.0 for o in train])
-    mean = np.where(np.isfinite(np.nanmean(x, 0)), np.nanmean(x, 0), 0.0)
+def _standardiser(train: list[dict], keys=KEYS):
+    """Standardise the named signals with the training tasks' mean and deviation (NaN -> 0)."""
+    idx = [KEYS.index(k) for k in keys]
+    x = np.array([vector(o["signals"])[idx] for o in train])
+    mean = np.nanmean(x, 0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
     std = np.nanstd(x, 0)
     std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-    z = np.nan_to_num((x - mean) / std)
-    w, b = np.zeros(len(KEYS)), 0.0
+    return lambda sig: np.nan_to_num((vector(sig)[idx] - mean) / std)
+
+
+def _logistic(z: np.ndarray, y: np.ndarray, l2: float, steps: int = 2000):
+    w, b = np.zeros(z.shape[1]), 0.0
     for _ in range(steps):
         p = 1 / (1 + np.exp(-np.clip(z @ w + b, -50, 50)))
         w -= 0.1 * (z.T @ (p - y) / len(y) + l2 * w / len(y))
         b -= 0.1 * float((p - y).mean())
-    return lambda sig: float(1 / (1 + np.exp(-np.clip(
-        np.nan_to_num((vector(sig) - mean) / std) @ w + b, -50, 50))))
+    return lambda v: float(1 / (1 + np.exp(-np.clip(v @ w + b, -50, 50))))
+
+
+def _wins(train: list[dict]) -> np.ndarray:
+    return np.array([1.0 if o["rdl_wins"] else 0.0 for o in train])
+
+
+def all_signals_logistic(train: list[dict], l2: float = 1.0):
+    """For comparison: L2 logistic regression on every standardised signal."""
+    z = _standardiser(train)
+    model = _logistic(np.array([z(o["signals"]) for o in train]), _wins(train), l2)
+    return lambda sig: model(z(sig))
+
+
+def gap_homophily_logistic(train: list[dict], l2: float = 1.0):
+    """For comparison: logistic regression on the affinity gap, the weighted adjusted
+    homophily and the lag-1 label autocorrelation (the signals the method names)."""
+    z = _standardiser(train, ("adj_homophily_wmean", "autocorr_lag1"))
+    gaps = np.array([selector.affinity_gap(o["signals"]) or 0.0 for o in train])
+    scale = float(gaps.std()) or 1.0
+    def features(sig):
+        return np.r_[(selector.affinity_gap(sig) or 0.0) / scale, z(sig)]
+    model = _logistic(np.array([features(o["signals"]) for o in train]), _wins(train), l2)
+    return lambda sig: model(features(sig))
+
+
+def nearest_tasks(train: list[dict], k: int = 5):
+    """For comparison: the share of RDL wins among the k bank tasks most similar by cosine on
+    standardised signals (the similarity the pruned search uses)."""
+    z = _standardiser(train)
+    matrix, wins = np.array([z(o["signals"]) for o in train]), _wins(train)
+    norms = np.linalg.norm(matrix, axis=1)
+    def probability(sig):
+        q = z(sig)
+        sims = matrix @ q / (norms * (np.linalg.norm(q) or 1.0) + 1e-12)
+        return float(wins[np.argsort(-sims)[:k]].mean())
+    return probability
+
+
+#: The selectors the nested check chooses among, fixed before it was first run.
+CANDIDATES = {"ours (affinity gap)": lambda train: selector.fit(train).probability,
+              "logistic, all signals": all_signals_logistic,
+              "logistic, gap + homophily + autocorrelation": gap_homophily_logistic,
+              "5 nearest bank tasks": nearest_tasks}
+
+
+def lodo_hits(outcomes: list[dict], make) -> list[tuple[dict, bool]]:
+    """Each task routed (P >= 0.5 -> RDL) by ``make(tasks of the other databases)``."""
+    hits = []
+    for db in sorted({o["database"] for o in outcomes}):
+        predict = make([o for o in outcomes if o["database"] != db])
+        hits += [(o, (predict(o["signals"]) >= 0.5) == o["rdl_wins"])
+                 for o in outcomes if o["database"] == db]
+    return hits
+
+
+def nested_choice(outcomes: list[dict]) -> None:
+    """Is the one-parameter selector a choice made on the outer folds' results? Inside each
+    leave-one-database-out fold, the candidate with the best leave-one-database-out accuracy on
+    that fold's training databases alone is chosen (ties to ours), then routes the held-out
+    database: the accuracy of selecting the selector itself, with no test result of the
+    held-out database behind the choice."""
+    print("\nthe selector chosen inside each fold, by leave-one-database-out on its other databases:")
+    hits = []
+    for db in sorted({o["database"] for o in outcomes}):
+        train = [o for o in outcomes if o["database"] != db]
+        inner = {name: np.mean([ok for _, ok in lodo_hits(train, make)])
+                 for name, make in CANDIDATES.items()}
+        chosen = max(inner, key=lambda name: (inner[name], name.startswith("ours")))
+        predict = CANDIDATES[chosen](train)
+        hits += [(o, (predict(o["signals"]) >= 0.5) == o["rdl_wins"])
+                 for o in outcomes if o["database"] == db]
+        print(f"  {db:18s} -> {chosen} (inner accuracy "
+              + ", ".join(f"{v:.1%}" for v in inner.values()) + ")")
+    on_decided = [ok for o, ok in hits if decided(o)]
+    print(f"nested accuracy {np.mean([ok for _, ok in hits]):.1%}, on decided tasks "
+          f"{np.mean(on_decided):.1%}" if on_decided else "")
 
 
 def with_path_depth(outcomes: list[dict], depth: str) -> list[dict]:
@@ -69,16 +150,23 @@ def main(path=None, path_depth: str = "2") -> None:
     lines = []
     picks: dict[str, list[tuple[dict, float]]] = {"ours": [], "always RDL": [], "always DFS": [],
                                                  "logistic, all signals": [],
+                                                 "logistic, gap + homophily + autocorr.": [],
+                                                 "5 nearest bank tasks": [],
                                                  "better validation score": []}
     for db in dbs:
         train = [o for o in outcomes if o["database"] != db]
         model = selector.fit(train)
         logistic = all_signals_logistic(train)
+        near = nearest_tasks(train)
+        gap_h = gap_homophily_logistic(train)
         for o in (o for o in outcomes if o["database"] == db):
             p = model.probability(o["signals"])
             pick_rdl = p >= 0.5
             for rule, pick in (("ours", pick_rdl), ("always RDL", True), ("always DFS", False),
                                ("logistic, all signals", logistic(o["signals"]) >= 0.5),
+                               ("logistic, gap + homophily + autocorr.",
+                                gap_h(o["signals"]) >= 0.5),
+                               ("5 nearest bank tasks", near(o["signals"]) >= 0.5),
                                ("better validation score", validation_pick(o))):
                 picks[rule].append((o, float(pick)))
             ok = pick_rdl == o["rdl_wins"]
@@ -99,14 +187,15 @@ def main(path=None, path_depth: str = "2") -> None:
     print(f"decided beyond seed noise (|mean gap| > 2 standard errors): {n_decided}/{n}")
     if committed:
         print(f"committed decisions: {committed}/{n}, accurate: {committed_right / committed:.1%}")
-    print("\nrule                        accuracy  regret (mean test score lost)  "
+    print("\nrule                                  accuracy  regret (mean test score lost)  "
           "accuracy on decided tasks")
     for rule, chosen in picks.items():
         acc = np.mean([accuracy(o, q) for o, q in chosen])
         on_decided = [accuracy(o, q) for o, q in chosen if decided(o)]
         tail = f"{np.mean(on_decided):7.1%}" if on_decided else "    n/a"
-        print(f"{rule:28s} {acc:7.1%}   {np.mean([regret(o, q) for o, q in chosen]):.4f}"
+        print(f"{rule:38s} {acc:7.1%}   {np.mean([regret(o, q) for o, q in chosen]):.4f}"
               f"                          {tail}")
+    nested_choice(outcomes)
     product_routing(outcomes)
 
 
