@@ -24,7 +24,7 @@ from . import families, metrics, registry
 from . import progress as progress_mod
 from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
-from .schema import read_schema
+from .schema import declarations, read_schema
 from .sqlbuild import render, table as table_ref
 from .task import SPLITS, Task, check_learnable, load_task, task_rows, time_bounds
 
@@ -311,8 +311,22 @@ def active_model(con, name: str):
 
 
 def _fresh_rows(con, task: Task, anchor_time) -> Rows:
-    ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t ORDER BY 1",
-                             k=task.entity_key, t=table_ref(task.entity))).fetchall()
+    """Every entity that exists at ``anchor_time``: each row of a static entity table; of a
+    timed one, the rows whose time is at or before it (a NULL time never is, as for features)."""
+    time_col = declarations(con).get(task.entity, {}).get("time_column")
+    parts = dict(k=task.entity_key, t=table_ref(task.entity))
+    if time_col is None:
+        ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t ORDER BY 1",
+                                 **parts)).fetchall()
+    else:
+        ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t "
+                                 "WHERE CAST(:c AS TIMESTAMP) <= ? ORDER BY 1", c=time_col,
+                                 **parts), [anchor_time]).fetchall()
+        if not ids:
+            first = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)) FROM :t", c=time_col,
+                                       t=parts["t"])).fetchall()[0][0]
+            raise bad_argument("anchor_time", f"no {task.entity} row exists at {anchor_time} "
+                               f"(the earliest {time_col} is {first})", None, TrainError)
     ids = np.array([r[0] for r in ids], dtype=object)
     times = np.array([anchor_time] * len(ids), dtype="datetime64[us]")
     return Rows(times, ids)

@@ -215,3 +215,50 @@ def test_json_helpers_turn_nan_and_infinities_into_null():
     for text in (registry.to_json(value), as_json(value)):
         assert _strict(text) == {"a": None, "b": [None, None, 0.5], "c": [None, 1, "x"],
                                  "d": 0.25, "e": None}
+
+
+# -- 6. fresh predictions score the entities that exist at their anchor time -----------------
+def _fresh(con, anchor: str) -> set:
+    con.execute(f"SELECT relatron_predict('user-active', anchor_time := TIMESTAMP '{anchor}')"
+                ).fetchall()
+    return {r[0] for r in con.execute(
+        "SELECT entity_id FROM relatron_predictions('user-active') WHERE anchor_time = "
+        f"TIMESTAMP '{anchor}'").fetchall()}
+
+
+def test_fresh_predictions_leave_out_entities_created_after_the_anchor(small):
+    signed_up = {r[0] for r in small.execute(
+        "SELECT CAST(user_id AS VARCHAR) FROM users WHERE signup <= TIMESTAMP '2020-02-15'"
+    ).fetchall()}
+    assert 0 < len(signed_up) < small.execute("SELECT COUNT(*) FROM users").fetchall()[0][0]
+    assert _fresh(small, "2020-02-15") == signed_up
+    # a user whose signup is unknown never exists, as no feature ever sees its row
+    small.execute("UPDATE users SET signup = NULL WHERE user_id = 0")
+    later = _fresh(small, "2021-06-01")
+    assert "0" not in later and len(later) == small.execute(
+        "SELECT COUNT(*) - 1 FROM users").fetchall()[0][0]
+
+
+def test_fresh_predictions_before_any_entity_exists_name_anchor_time(small):
+    before = snapshot(small)
+    with pytest.raises(duckdb.Error, match=r"argument 'anchor_time': no users row exists at "
+                                           r"1900-01-01 00:00:00 \(the earliest signup is 2020-"):
+        small.execute("SELECT relatron_predict('user-active', "
+                      "anchor_time := TIMESTAMP '1900-01-01')").fetchall()
+    assert snapshot(small) == before
+
+
+def test_fresh_predictions_of_a_static_entity_table_cover_every_row():
+    con = relatron_sql.connect(":memory:")
+    make_database(con, n_users=100, tasks=False)
+    label = ("SELECT a.anchor_time, g.group_id, CAST(EXISTS (SELECT 1 FROM orders o JOIN users u "
+             "USING (user_id) WHERE u.group_id = g.group_id AND o.time > a.anchor_time AND "
+             "o.time <= a.window_end AND o.amount > 60) AS INTEGER) FROM relatron_anchors a, "
+             "groups g")
+    con.execute(f"SELECT relatron_task('group-big', entity := 'groups', label_sql := ?, {DATES})",
+                [label]).fetchall()
+    con.execute("SELECT relatron_train('group-big', family := 'baseline')").fetchall()
+    assert con.execute("SELECT relatron_predict('group-big', anchor_time := "
+                       "TIMESTAMP '1900-01-01')").fetchall() == \
+        con.execute("SELECT COUNT(*) FROM groups").fetchall()
+    con.close()
