@@ -26,7 +26,8 @@ from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
 from .schema import declarations, read_schema
 from .sqlbuild import render, table as table_ref
-from .task import SPLITS, Task, check_learnable, load_task, task_rows, time_bounds
+from .task import (SPLITS, Task, check_entity_table, check_learnable, load_task, task_rows,
+                   time_bounds)
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         if not task.counts.get(split, {}).get("rows"):
             raise bad_argument("name", f"task {name!r} has no {split} rows; redefine it with "
                                "other timestamps", None, TrainError)
+    check_entity_table(con, task)
     check_learnable(con, task)
     fingerprint = data_fingerprint(con, task)
     if progress is not None:
@@ -306,7 +308,14 @@ def active_model(con, name: str):
     artifacts = {part: bytes(payload) for part, payload in con.execute(
         "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
         [name, version]).fetchall()}
-    model = families.get(family).load(json.loads(config), artifacts)
+    try:
+        loader = families.get(family)
+    except TrainError as e:  # trained where the family's libraries were installed
+        reason = str(e).split(" is not available ", 1)[-1]
+        raise bad_argument("name", f"the model of task {name!r} (version {version}) is a "
+                           f"{family} model, and {family} is not available here {reason}; "
+                           "install it, or retrain with another family", None, TrainError) from None
+    model = loader.load(json.loads(config), artifacts)
     return task, int(version), family, model
 
 
@@ -347,6 +356,7 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
     if split is not None and split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     task, version, _, model = active_model(con, name)
+    check_entity_table(con, task)
     if anchor_time is not None:
         rows, label = _fresh_rows(con, task, anchor_time), "fresh"
     else:
@@ -382,6 +392,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, name: str, split: str = "test") -> 
     if split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     task, version, family, model = active_model(con, name)
+    check_entity_table(con, task)
     rows = split_rows(con, task, split)
     out = metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
     return {"name": name, "split": split, "version": version, "family": family,

@@ -350,6 +350,22 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
     return counts, num_classes
 
 
+def check_entity_table(con, task: Task) -> None:
+    """Raise when the table whose rows ``task`` predicts, or its key column, is gone: every
+    family reads them, and would otherwise fail far from the cause."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?", [task.entity]).fetchall()}
+    redefine = "recreate it, or redefine the task with relatron_task(..., replace := true)"
+    if not columns:
+        raise bad_argument("name", f"task {task.name!r} predicts rows of table {task.entity!r}, "
+                           f"which no longer exists; {redefine}", None, TaskError)
+    if task.entity_key not in columns:
+        raise bad_argument("name", f"task {task.name!r} identifies {task.entity} rows by column "
+                           f"{task.entity_key!r}, which the table no longer has; {redefine}",
+                           None, TaskError)
+
+
 def check_learnable(con, task: Task) -> None:
     """Raise when the training labels of ``task`` hold a single value: nothing to learn."""
     distinct, = con.execute("SELECT COUNT(DISTINCT label) FROM relatron.task_rows WHERE task = ?"

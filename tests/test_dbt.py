@@ -1,6 +1,7 @@
 """The dbt-duckdb plugin and `dbt build` on the example project (examples/dbt)."""
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,21 @@ def test_plugin_creates_new_files_readable_by_duckdb_1(tmp_path):
     Plugin("relatron", {"compatible": False}).update_connection_config(
         SimpleNamespace(path=str(tmp_path / "n2.duckdb")), config)
     assert config == {}
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"compatible": "no"}, "argument 'compatible': must be true or false, got 'no'"),
+    ({"compatable": True}, "argument 'compatable': is not an option of the relatron_sql.udfs.dbt "
+                           "plugin; valid: 'compatible'"),
+])
+def test_plugin_refuses_a_bad_config_block(config, message):
+    _need_dbt()
+    from relatron_sql.udfs.dbt import Plugin
+
+    from relatron_sql.errors import RelatronError
+
+    with pytest.raises(RelatronError, match=re.escape(message)):
+        Plugin("relatron", config)
 
 
 def test_dbt_build_example_project(tmp_path):

@@ -70,6 +70,8 @@ CASES = [
     ("SELECT relatron_train(NULL);", "name", "NULL"),
     ("SELECT relatron_predict(NULL);", "name", "NULL"),
     ("SELECT relatron_evaluate('user-active', split := NULL);", "split", "NULL"),
+    ("SELECT relatron_predict('user-active', split := NULL);", "split",
+     "is NULL; give a split or an anchor_time"),
     ("FROM relatron_explain(NULL);", "name", "NULL"),
     ("SELECT relatron_task(NULL, entity := 'users');", "name", "NULL"),
     ("SELECT relatron_train('user-active', family := NULL);", "family", "NULL"),

@@ -262,3 +262,50 @@ def test_fresh_predictions_of_a_static_entity_table_cover_every_row():
                        "TIMESTAMP '1900-01-01')").fetchall() == \
         con.execute("SELECT COUNT(*) FROM groups").fetchall()
     con.close()
+
+
+# -- 7. a task whose entity table was dropped or renamed its key says so ---------------------
+CALLS = ["SELECT relatron_train('user-active', family := 'baseline', retrain := true)",
+         "SELECT relatron_route('user-active')",
+         "SELECT relatron_predict('user-active')",
+         "SELECT relatron_evaluate('user-active')",
+         "SELECT relatron_features_sql('user-active')"]
+
+
+@pytest.mark.parametrize("change, phrase", [
+    ("DROP TABLE orders; DROP TABLE users",
+     "task 'user-active' predicts rows of table 'users', which no longer exists"),
+    ("ALTER TABLE users RENAME COLUMN user_id TO uid",
+     "task 'user-active' identifies users rows by column 'user_id', which the table no longer"),
+])
+def test_a_task_whose_entity_table_changed_names_it(small, change, phrase):
+    small.execute(change)
+    before = snapshot(small)
+    for call in CALLS:
+        with pytest.raises(duckdb.Error, match=f"argument 'name': {phrase}"):
+            small.execute(call).fetchall()
+        assert snapshot(small) == before
+    # what needs no data still reads
+    assert small.execute("SELECT COUNT(*) FROM relatron_predictions('user-active')"
+                         ).fetchall()[0][0] > 0
+
+
+# -- 8. a family whose libraries are missing is named as such -------------------------------
+def test_a_family_whose_module_is_missing(small, monkeypatch):
+    from relatron_sql import families
+
+    def missing(module):
+        raise ModuleNotFoundError(f"No module named 'torch' (needed by {module})")
+    monkeypatch.setattr(families.importlib, "import_module", missing)
+    before = snapshot(small)
+    with pytest.raises(duckdb.Error, match=r"argument 'family': 'rdl' is not available "
+                                           r"\(No module named 'torch'"):
+        small.execute("SELECT relatron_train('user-active', family := 'rdl')").fetchall()
+    # a stored model of a family that cannot load here names the task, not a family argument
+    for call in ("SELECT relatron_predict('user-active')",
+                 "SELECT relatron_evaluate('user-active')"):
+        with pytest.raises(duckdb.Error, match=r"argument 'name': the model of task 'user-active' "
+                                               r"\(version 1\) is a baseline model, and baseline "
+                                               r"is not available here \(No module named"):
+            small.execute(call).fetchall()
+    assert snapshot(small) == before

@@ -49,6 +49,18 @@ CASES = [
      "label_sql.*not a drivers.driverId"),
     (dict(label_sql="'SELECT a.anchor_time, 1, 2 FROM relatron_anchors a'"),
      "label_sql.*binary labels must be 0 or 1"),
+    # columns in the wrong order: the entity first
+    (dict(label_sql="'SELECT r.driverId, a.anchor_time, 1 FROM relatron_anchors a "
+                    "JOIN results r ON r.date > a.anchor_time AND r.date <= a.window_end'"),
+     "label_sql.*first column 'driverId' has type BIGINT; it must be the anchor_time"),
+    (dict(label_sql="'SELECT a.anchor_time, r.driverId, MAX(r.position) - 0.5 FROM "
+                    "relatron_anchors a JOIN results r ON r.date > a.anchor_time AND "
+                    "r.date <= a.window_end GROUP BY ALL'", kind="'multiclass'"),
+     "label_sql.*multiclass labels must be class numbers"),
+    (dict(label_sql="'SELECT a.anchor_time, r.driverId, -MIN(r.position) FROM "
+                    "relatron_anchors a JOIN results r ON r.date > a.anchor_time AND "
+                    "r.date <= a.window_end GROUP BY ALL'", kind="'multiclass'"),
+     "label_sql.*multiclass labels must be class numbers"),
     (dict(entity="'standings'", val_timestamp="'1949-01-01'", test_timestamp="'1950-01-01'"),
      "val_timestamp.*leaves no train anchor"),
     (dict(test_timestamp="'2005-01-15'"), "val_timestamp.*leaves no val anchor"),
@@ -102,6 +114,17 @@ def test_entity_without_primary_key(f1_con):
     before = snapshot(f1_con)
     with pytest.raises(duckdb.Error, match="entity.*no primary key"):
         call_task(f1_con, entity="'nokey'")
+    assert snapshot(f1_con) == before
+
+
+def test_entity_with_no_timed_table_linked_to_it(f1_con):
+    f1_con.execute("CREATE TABLE teams AS SELECT range AS team_id FROM range(5)")
+    f1_con.execute("SELECT relatron_declare('teams', primary_key := 'team_id')").fetchall()
+    before = snapshot(f1_con)
+    with pytest.raises(duckdb.Error, match="argument 'entity': no table linked to 'teams' has a "
+                                           "time column; declare one"):
+        call_task(f1_con, entity="'teams'", label_sql="'SELECT a.anchor_time, t.team_id, 1 "
+                                                      "FROM relatron_anchors a, teams t'")
     assert snapshot(f1_con) == before
 
 

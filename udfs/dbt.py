@@ -22,13 +22,25 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from relatron_sql.connection import COMPATIBLE_STORAGE, register
+from relatron_sql.errors import bad_argument
 
 from .base import install_macros
 
 
 class Plugin(BasePlugin):
+    OPTIONS = ("compatible",)
+
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        self.compatible = bool(plugin_config.get("compatible", True))
+        """Check the plugin's ``config:`` block; a misspelt option or a string where YAML
+        needs true or false would otherwise be taken silently."""
+        for key in plugin_config or {}:
+            if key not in self.OPTIONS:
+                raise bad_argument(key, "is not an option of the relatron_sql.udfs.dbt plugin",
+                                   self.OPTIONS)
+        compatible = (plugin_config or {}).get("compatible", True)
+        if not isinstance(compatible, bool):
+            raise bad_argument("compatible", f"must be true or false, got {compatible!r}")
+        self.compatible = compatible
 
     def update_connection_config(self, creds, config: dict[str, Any]) -> None:
         """Create a new database file in the storage format DuckDB 1.4+ readers can open."""

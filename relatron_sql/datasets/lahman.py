@@ -7,11 +7,10 @@ next. People keep only attributes known from birth (no debut, final game or deat
 from __future__ import annotations
 
 import datetime as dt
-import io
 import pathlib
-import zipfile
 
-from .packaged import package_data
+from ..errors import LoadError, bad_argument
+from .packaged import open_zip, package_data, read_csv
 
 FILES = ("_source.zip",)
 _CSV = ("People", "Teams", "Batting", "Pitching", "Salaries", "AwardsPlayers")
@@ -34,13 +33,16 @@ def read_sources(cur, path: pathlib.Path) -> None:
     """Stage the archive's core CSV files as temp tables ``src_<name>``."""
     import pyarrow.csv as pacsv
 
-    with zipfile.ZipFile(path / "_source.zip") as zf:
+    with open_zip(path / "_source.zip") as zf:
         names = {n.rsplit("/", 1)[-1][:-4]: n for n in zf.namelist()
                  if "/core/" in n and n.endswith(".csv")}
+        missing = [f"core/{stem}.csv" for stem in _CSV if stem not in names]
+        if missing:
+            raise bad_argument("path", f"{zf.filename} lacks {', '.join(missing)}", None,
+                               LoadError)
         for stem in _CSV:
-            data = pacsv.read_csv(io.BytesIO(zf.read(names[stem])),
-                                  read_options=pacsv.ReadOptions(encoding="latin-1"),
-                                  convert_options=pacsv.ConvertOptions(null_values=["", "NA"]))
+            data = read_csv(zf, names[stem], read_options=pacsv.ReadOptions(encoding="latin-1"),
+                            convert_options=pacsv.ConvertOptions(null_values=["", "NA"]))
             cur.register("relatron_src", data)
             cur.execute("CREATE TEMP TABLE src_" + stem.lower() + " AS SELECT * FROM relatron_src")
             cur.unregister("relatron_src")

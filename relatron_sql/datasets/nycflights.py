@@ -11,11 +11,10 @@ weather at its origin.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import pathlib
-import zipfile
 
-from .packaged import package_data
+from ..errors import LoadError, bad_argument
+from .packaged import open_zip, package_data, read_csv
 
 FILES = ("flights.csv.zip", "planes.csv", "airlines.csv", "airports.csv", "weather.csv")
 
@@ -37,10 +36,12 @@ def read_sources(cur, path: pathlib.Path) -> None:
     """Stage the package's CSV files as temp tables ``src_<name>``."""
     import pyarrow.csv as pacsv
 
-    with zipfile.ZipFile(path / "flights.csv.zip") as zf:
-        name = [n for n in zf.namelist() if n.endswith(".csv")][0]
-        flights = pacsv.read_csv(io.BytesIO(zf.read(name)),
-                                 convert_options=pacsv.ConvertOptions(null_values=["NA", ""]))
+    with open_zip(path / "flights.csv.zip") as zf:
+        names = [n for n in zf.namelist() if n.endswith(".csv")]
+        if not names:
+            raise bad_argument("path", f"{zf.filename} holds no .csv", None, LoadError)
+        flights = read_csv(zf, names[0],
+                           convert_options=pacsv.ConvertOptions(null_values=["NA", ""]))
     cur.register("src_flights_arrow", flights)
     cur.execute("CREATE TEMP TABLE src_flights AS SELECT * FROM src_flights_arrow")
     cur.unregister("src_flights_arrow")

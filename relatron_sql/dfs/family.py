@@ -153,10 +153,11 @@ def features_sql(con, name: str, dialect: str = "duckdb", pretty: bool = True) -
 
     The query reads the anchors from ``relatron_feature_anchors(anchor_time, entity_id)``.
     """
-    from ..task import load_task
+    from ..task import check_entity_table, load_task
     from .compile import check_dialect
     check_dialect(dialect)
     task = load_task(con, name)
+    check_entity_table(con, task)
     rows = con.execute("SELECT version FROM relatron.models WHERE name = ? AND active AND "
                        "family = 'dfs'", [name]).fetchall()
     if rows:

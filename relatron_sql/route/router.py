@@ -6,7 +6,7 @@ import logging
 import time
 
 from .. import registry
-from ..task import check_learnable, load_task
+from ..task import check_entity_table, check_learnable, load_task
 from . import bank as bank_mod
 from . import selector, signals as signals_mod
 
@@ -41,6 +41,7 @@ def route(con, name: str, bank_path: str | None = None, affinities: bool = True)
     """Signals of task ``name`` and the family they point to, with the reason in words."""
     started = time.perf_counter()
     task = load_task(con, name)
+    check_entity_table(con, task)
     check_learnable(con, task)
     sig = signals_mod.compute(con, task, affinities=affinities)
     sig["metric"] = task.metric
