@@ -6,9 +6,11 @@ unless ``--latest-storage`` is given.
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import sys
 import time
+import zipfile
 
 import duckdb
 
@@ -26,6 +28,33 @@ def open_database(path: str, latest_storage: bool = False, read_only: bool = Fal
                                 read_only=read_only)
 
 
+def _positive(kind: type, what: str):
+    """An argparse type: a positive, finite ``kind``; argparse names the flag when it is not."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
+
+
+def _read_text(flag: str, file: str) -> str:
+    """The text of ``file``, given with ``flag``; an error naming the flag when unreadable."""
+    from .errors import RelatronError
+
+    try:
+        return pathlib.Path(file).read_text()
+    except FileNotFoundError:
+        raise RelatronError(f"{flag}: no such file: {file}") from None
+    except OSError as e:
+        raise RelatronError(f"{flag}: cannot read {file}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise RelatronError(f"{flag}: cannot read {file}: not UTF-8 text") from None
+
+
 def _storage_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latest-storage", action="store_true",
                         help="create a new database in DuckDB 2's storage format (DuckDB 1.x "
@@ -33,6 +62,8 @@ def _storage_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import families
+
     p = argparse.ArgumentParser(prog="relatron", description="Automated machine learning over "
                                 "relational databases, run from SQL inside DuckDB.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -60,9 +91,12 @@ def _parser() -> argparse.ArgumentParser:
                                                  "Ergast CSVs)")
     d.add_argument("--db", metavar="FILE", help="database file (default: relatron_demo.duckdb,"
                                                 " relatron_f1.duckdb for f1)")
-    d.add_argument("--family", default="auto", help="model family (default: auto, routed)")
-    d.add_argument("--budget", type=int, help="trials per task (default: the family's)")
-    d.add_argument("--time-budget", type=float, metavar="SECONDS", default=DEMO_TIME_BUDGET,
+    d.add_argument("--family", default="auto", choices=("auto", *families._MODULES),
+                   help="model family (default: auto, routed)")
+    d.add_argument("--budget", type=_positive(int, "a positive number of trials"),
+                   help="trials per task (default: the family's)")
+    d.add_argument("--time-budget", type=_positive(float, "positive, finite seconds"),
+                   metavar="SECONDS", default=DEMO_TIME_BUDGET,
                    help="stop each task's search after this many seconds, keeping the best "
                         f"(default {DEMO_TIME_BUDGET:g}, so the demo ends in a few minutes)")
     d.add_argument("--tasks", metavar="NAME", nargs="+", help="only these tasks")
@@ -89,13 +123,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_sql(args) -> int:
     from .shell import Shell
 
+    texts = list(args.commands) + [_read_text("-f", file) for file in args.files]
     con = open_database(args.database, args.latest_storage)
     try:
         mode = "csv" if args.csv else (args.mode or "box")
         shell = Shell(con, mode=mode, timer=args.timer)
-        texts = list(args.commands)
-        for file in args.files:
-            texts.append(pathlib.Path(file).read_text())
         if not texts:
             texts.append(sys.stdin.read())
         for text in texts:
@@ -129,6 +161,9 @@ def cmd_report(args) -> int:
     con = open_database(args.database)
     try:
         report.write(con, args.name, out)
+    except OSError as e:
+        print(f"Error: --out: cannot write {out}: {e.strerror}", file=sys.stderr)
+        return 1
     finally:
         con.close()
     print(f"wrote {out}")
@@ -151,6 +186,19 @@ def _metric(scores: dict, metric: str):
     return None if value is None else round(float(value), 4)
 
 
+def demo_tasks(dataset: str, tasks: list[str] | None) -> list[str]:
+    """The dataset's tasks to run: all, or those of ``tasks``, each checked to exist."""
+    from .datasets import DATASETS as LOADERS
+    names = [spec["name"] for spec in LOADERS[DATASETS[dataset][0]].TASKS]
+    if not tasks:
+        return names
+    unknown = sorted(set(tasks) - set(names))
+    if unknown:
+        from .errors import TaskError, bad_argument
+        raise bad_argument("tasks", f"unknown task(s) {', '.join(unknown)}", names, TaskError)
+    return [n for n in names if n in tasks]
+
+
 def run_demo(con, dataset: str, data: str | None, family: str = "auto",
              budget: int | None = None, time_budget: float | None = None,
              tasks: list[str] | None = None, progress=None, say=print) -> list[dict]:
@@ -159,17 +207,17 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
     from . import models
     from .task import load_task
 
-    from .datasets import DATASETS as LOADERS
-    names = [spec["name"] for spec in LOADERS[DATASETS[dataset][0]].TASKS]
-    if tasks:   # checked before the load, which takes a while
-        unknown = sorted(set(tasks) - set(names))
-        if unknown:
-            from .errors import TaskError, bad_argument
-            raise bad_argument("tasks", f"unknown task(s) {', '.join(unknown)}", names, TaskError)
-        names = [n for n in names if n in tasks]
+    names = demo_tasks(dataset, tasks)
     started = time.perf_counter()
     say(f"loading {dataset} ...")
-    loaded = relatron_sql.load(con, DATASETS[dataset][0], data, replace=True)
+    try:
+        loaded = relatron_sql.load(con, DATASETS[dataset][0], data, replace=True)
+    except (duckdb.Error, OSError, ValueError, zipfile.BadZipFile) as e:
+        from .errors import LoadError
+        from .shell import error_line
+        problem = error_line(e).removeprefix("Error: ").removeprefix("argument 'path': ")
+        where = "--data" if data else f"the packaged {dataset} files"
+        raise LoadError(f"{where}: {problem}") from e
     say(f"loaded {sum(loaded['tables'].values()):,} rows in {len(loaded['tables'])} tables "
         f"({loaded['seconds']:.1f} s); tasks: {', '.join(loaded['tasks'])}")
     rows = []
@@ -198,20 +246,32 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
 
 
 def cmd_demo(args) -> int:
+    from .errors import LoadError
     from .progress import ProgressLine, notes
     from .shell import format_table
 
     if args.dataset == "f1" and not args.data:
-        print("Error: argument 'data': the f1 demo needs --data DIR, the folder of the Ergast "
-              "CSV files", file=sys.stderr)
+        print("Error: --data: the f1 demo needs --data DIR, the folder of the Ergast CSV files",
+              file=sys.stderr)
         return 2
+    if args.data and not pathlib.Path(args.data).is_dir():
+        problem = "not a folder" if pathlib.Path(args.data).exists() else "no such folder"
+        print(f"Error: --data: {problem}: {args.data}", file=sys.stderr)
+        return 2
+    demo_tasks(args.dataset, args.tasks)   # before any file is made or data loaded
     db = args.db or DATASETS[args.dataset][1]
+    fresh = not pathlib.Path(db).exists()
     con = open_database(db, args.latest_storage)
     line = ProgressLine(sys.stderr)
     try:
         with notes(line):
             rows = run_demo(con, args.dataset, args.data, args.family, args.budget,
                             args.time_budget, args.tasks, progress=line, say=line.note)
+    except LoadError:
+        if fresh:   # the data could not be read: leave no database file behind
+            con.close()
+            pathlib.Path(db).unlink(missing_ok=True)
+        raise
     finally:
         line.finish()
         con.close()

@@ -30,6 +30,7 @@ MODES = ("box", "csv", "line", "list", "markdown", "json")
 _SHOWN = {"SELECT", "PRAGMA", "EXPLAIN", "CALL", "EXECUTE", "RELATION", "MULTI", "ANALYZE"}
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
+_INTEGER = re.compile(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$")
 _UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
 _NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
@@ -78,16 +79,28 @@ def _argument_types(name: str, given: str) -> str:
     from .udfs import base
 
     spec = next((f for f in base.FUNCTIONS if f.name == name), None)
-    given_types = [g.strip().strip('"') for g in given.split(",")] if given.strip() else []
+    # split at commas outside parentheses: DECIMAL(2,1) is one type
+    given_types = ([g.strip().strip('"') for g in re.split(r",(?![^()]*\))", given)]
+                   if given.strip() else [])
     if spec is None or len(given_types) != len(spec.params):
         return f"{name}: wrong argument types ({given})"
+    too_wide = []   # integer literals for integer parameters: fine unless out of range
     for (param, expected, _), got in zip(spec.params, given_types):
         got = got.replace("_LITERAL", "")
+        whole = _INTEGER.match(expected)
+        if whole and _INTEGER.match(got):
+            too_wide.append((param, expected))
+            continue
         if got in ("NULL", "STRING", expected) or (_NUMERIC.match(got) and
-                                                    _NUMERIC.match(expected)):
+                                                    _NUMERIC.match(expected) and not whole):
             continue
         return (f"argument {param!r} of {name}: expected {expected}, got {got}; "
                 f"cast it, e.g. CAST(... AS {expected})")
+    if too_wide:
+        which = " or ".join(repr(p) for p, _ in too_wide)
+        types = sorted({t for _, t in too_wide})
+        limits = " (-2147483648 to 2147483647)" if types == ["INTEGER"] else ""
+        return f"argument {which} of {name}: a value does not fit {'/'.join(types)}{limits}"
     return f"{name}: wrong argument types ({given})"
 
 

@@ -61,6 +61,15 @@ def test_sql_prints_tables_csv_and_reads_files(generated, tmp_path):
     assert run.stdout.split() == ["one", "1"]
 
 
+def test_sql_names_the_file_flag_and_creates_no_database(tmp_path):
+    run = _run("sql", tmp_path / "new.duckdb", "-f", tmp_path / "missing.sql")
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [f"Error: -f: no such file: {tmp_path}/missing.sql"]
+    run = _run("sql", tmp_path / "new.duckdb", "-c", "SELECT 1", "-f", tmp_path)
+    assert run.returncode == 1 and run.stderr.startswith(f"Error: -f: cannot read {tmp_path}:")
+    assert not (tmp_path / "new.duckdb").exists()
+
+
 def test_new_databases_are_readable_by_duckdb_1_unless_told(tmp_path):
     assert _run("sql", tmp_path / "a.duckdb", "-c", "SELECT 1").returncode == 0
     assert _storage(tmp_path / "a.duckdb").startswith("v1.4")
@@ -104,12 +113,58 @@ def test_demo_f1(tmp_path, f1_path):
 
 
 def test_demo_argument_errors(tmp_path):
-    run = _run("demo", "--dataset", "f1", "--db", tmp_path / "x.duckdb")
-    assert run.returncode == 2 and "'data'" in run.stderr and "Traceback" not in run.stderr
-    assert not (tmp_path / "x.duckdb").exists()
-    run = _run("demo", "--db", tmp_path / "y.duckdb", "--family", "baseline", "--tasks", "nope")
+    db = tmp_path / "x.duckdb"
+    run = _run("demo", "--dataset", "f1", "--db", db)
+    assert run.returncode == 2 and "--data" in run.stderr and "Traceback" not in run.stderr
+    run = _run("demo", "--dataset", "f1", "--data", tmp_path / "nonexistent", "--db", db)
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"Error: --data: no such folder: {tmp_path}/nonexistent"
+    (tmp_path / "file.csv").write_text("a\n1\n")
+    run = _run("demo", "--data", tmp_path / "file.csv", "--db", db)
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"Error: --data: not a folder: {tmp_path}/file.csv"
+    run = _run("demo", "--db", db, "--family", "baseline", "--tasks", "nope")
     assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith(
         "Error: argument 'tasks': unknown task(s) nope")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--family", "forest", "argument --family: invalid choice: 'forest' (choose from 'auto', "
+                           "'baseline', 'dfs', 'rdl')"),
+    ("--budget", "0", "argument --budget: must be a positive number of trials, got '0'"),
+    ("--budget", "two", "argument --budget: must be a positive number of trials, got 'two'"),
+    ("--time-budget", "0", "argument --time-budget: must be positive, finite seconds, got '0'"),
+    ("--time-budget", "nan", "argument --time-budget: must be positive, finite seconds, got "
+                             "'nan'"),
+])
+def test_demo_checks_its_flags_before_loading(tmp_path, capsys, monkeypatch, flag, value,
+                                              message):
+    def load(*args, **kwargs):
+        raise AssertionError("loaded before the flags were checked")
+    monkeypatch.setattr(relatron_sql, "load", load)
+    db = tmp_path / "x.duckdb"
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["demo", "--db", str(db), flag, value])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+    assert not db.exists()
+
+
+def test_demo_with_a_corrupt_archive_says_so_in_one_line(tmp_path):
+    import shutil
+    from relatron_sql.datasets import nycflights
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in nycflights.FILES[1:]:
+        shutil.copy(nycflights.default_path() / name, data / name)
+    (data / "flights.csv.zip").write_text("not a zip archive")
+    db = tmp_path / "demo.duckdb"
+    run = _run("demo", "--data", data, "--db", db, "--family", "baseline")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith("Error: --data: "), run.stderr
+    assert not db.exists()
 
 
 def test_report_command(generated, tmp_path):
@@ -126,6 +181,9 @@ def test_report_command(generated, tmp_path):
     run = _run("report", db, "user-spend", "--out", tmp_path / "no.html")
     assert run.returncode == 1 and "no trained model" in run.stderr
     assert not (tmp_path / "no.html").exists()
+    run = _run("report", db, "user-active", "--out", tmp_path / "nodir" / "x.html")
+    assert run.returncode == 1 and run.stderr.strip().splitlines() == [
+        f"Error: --out: cannot write {tmp_path}/nodir/x.html: No such file or directory"]
     run = _run("report", tmp_path / "missing.duckdb", "user-active")
     assert run.returncode == 1 and "'database'" in run.stderr
     assert not (tmp_path / "missing.duckdb").exists()

@@ -166,6 +166,25 @@ def test_shell_object_reads_files(database, tmp_path):
     assert err.getvalue().startswith("Error: cannot read")
 
 
+@pytest.mark.parametrize("command, message", [
+    (".schema nosuch", "Error: no table 'nosuch'; .tables lists them"),
+    (".timer maybe", "Error: usage: .timer on|off"),
+    (".timer", "Error: usage: .timer on|off"),
+    (".mode bogus", "Error: unknown mode 'bogus'; valid: box, csv, line, list, markdown, json"),
+    (".maxrows x", "Error: usage: .maxrows N"),
+    (".maxrows", "Error: usage: .maxrows N"),
+    (".read", "Error: usage: .read FILE"),
+])
+def test_dot_command_errors_are_one_line_and_the_shell_carries_on(con, command, message):
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(con, out=out, err=err, progress=False)
+    sh.feed([command, "SELECT 42 AS answer;"])
+    assert err.getvalue().splitlines() == [message]
+    assert sh.errors == 1 and not sh.done
+    assert "42" in out.getvalue() and "Run Time" not in out.getvalue()
+    assert (sh.mode, sh.timer, sh.max_rows) == ("box", False, 40)
+
+
 SLOW_TRAINING = """
 import io, sys, time
 sys.path.insert(0, sys.argv[2])

@@ -66,6 +66,12 @@ CASES = [
     ("SELECT relatron_train('user-active', budget := 'many');", "budget", "convert"),
     ("SELECT relatron_train('user-active', budget := -1);", "budget", "positive"),
     ("SELECT relatron_train('user-active', time_budget := 0);", "time_budget", "positive"),
+    ("SELECT relatron_train('user-active', budget := 2.5);", "budget",
+     "expected INTEGER, got DECIMAL(2,1)"),
+    ("SELECT relatron_task('t', entity := 'users', eval_windows := 3000000000);",
+     "eval_windows", "a value does not fit INTEGER (-2147483648 to 2147483647)"),
+    ("SELECT relatron_train('user-active', seed := 99999999999);", "seed",
+     "a value does not fit INTEGER"),
     # NULL arguments
     ("SELECT relatron_train(NULL);", "name", "NULL"),
     ("SELECT relatron_predict(NULL);", "name", "NULL"),
