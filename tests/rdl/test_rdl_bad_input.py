@@ -99,3 +99,16 @@ def test_gpu_check_script_says_there_is_no_gpu():
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2 and "no CUDA GPU" in done.stderr
+
+
+def test_a_table_linked_after_training_asks_for_a_retrain(gen_con):
+    models.train(gen_con, "user-active", family="rdl", time_budget=3)
+    gen_con.execute("CREATE TABLE reviews AS SELECT range AS review_id, range % 50 AS user_id, "
+                    "TIMESTAMP '2020-03-01' + INTERVAL (range) DAY AS time FROM range(100)")
+    gen_con.execute("SELECT relatron_declare('reviews', primary_key := 'review_id', "
+                    "foreign_keys := MAP {'user_id': 'users'}, time_column := 'time')").fetchall()
+    before = registry_state(gen_con)
+    with pytest.raises(duckdb.Error, match=r"argument 'name': the model was trained without "
+                                           r"tables \['reviews'\]; retrain it"):
+        gen_con.execute("SELECT relatron_predict('user-active')").fetchall()
+    assert registry_state(gen_con) == before
