@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow test-spark bench
+.PHONY: setup demo test test-slow test-spark
 
 $(BIN)/relatron: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

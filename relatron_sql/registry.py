@@ -66,7 +66,7 @@ DDL = (
         name VARCHAR NOT NULL,
         version INTEGER NOT NULL,
         part VARCHAR NOT NULL,
-        format VARCHAR NOT NULL,     -- 'lightgbm-text', 'torch-state-dict', 'json'
+        format VARCHAR NOT NULL,     -- 'lightgbm-text', 'torch' (a state dict), 'json'
         payload BLOB NOT NULL,
         PRIMARY KEY (name, version, part))""",
     """CREATE TABLE IF NOT EXISTS relatron.trials (
