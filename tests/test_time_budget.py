@@ -53,6 +53,14 @@ def test_rdl_trial_cap_without_a_time_budget_warns_about_the_cap(gen_con, monkey
     assert "time_budget" not in out["warnings"][0]
 
 
+def test_rdl_other_trials_cut_short_are_reported_too(gen_con, monkeypatch):
+    monkeypatch.setitem(engine.DEFAULTS, "max_seconds", 1e-6)
+    out = models.train(gen_con, "user-active", family="rdl", budget=2)
+    assert "cap of 1e-06 s per trial" in out["warnings"][0]
+    assert out["warnings"][1:] == ["rdl: 1 other trial(s) stopped on time before they stopped "
+                                   "improving; with more time one of them might have won"]
+
+
 def test_a_trial_that_ran_every_epoch_is_not_cut_short(gen_con, monkeypatch):
     monkeypatch.setitem(engine.DEFAULTS, "max_epochs", 2)
     monkeypatch.setitem(engine.DEFAULTS, "patience", 5)

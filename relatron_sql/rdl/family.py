@@ -73,7 +73,8 @@ class RDLFamily:
         return Fitted(model, config, artifacts, features, score,
                       {"seconds": time.perf_counter() - started,
                        "warnings": time_warnings(len(candidates), len(configs), info,
-                                                 config["max_seconds"])})
+                                                 config["max_seconds"],
+                                                 [c[3] for c in candidates if c[1] != trial])})
 
     def select_checkpoint(self, con, task: Task, ranked: list, val, options: FitOptions,
                           started: float) -> dict | None:
@@ -100,9 +101,11 @@ class RDLFamily:
         return engine.load_model(config, artifacts)
 
 
-def time_warnings(trials: int, planned: int, chosen: dict, max_seconds: float) -> list[str]:
-    """What time cut short: trials the budget left out, or the chosen trial's epochs (stopped
-    by the caller's time budget or by the trial's own ``max_seconds`` cap)."""
+def time_warnings(trials: int, planned: int, chosen: dict, max_seconds: float,
+                  others: list[dict] = ()) -> list[str]:
+    """What time cut short: trials the budget left out, the chosen trial's epochs (stopped by
+    the caller's time budget or by the trial's own ``max_seconds`` cap), or other trials',
+    which might have won with more time."""
     out = []
     if trials < planned:
         out.append(f"rdl: the time budget allowed {trials} of {planned} trials")
@@ -114,6 +117,10 @@ def time_warnings(trials: int, planned: int, chosen: dict, max_seconds: float) -
     elif chosen["stopped"] == "max_seconds":
         out.append(f"rdl: the chosen trial reached RDL's cap of {max_seconds:g} s per trial "
                    f"{epochs}")
+    cut = sum(o["stopped"] in ("time", "max_seconds") for o in others)
+    if cut:
+        out.append(f"rdl: {cut} other trial(s) stopped on time before they stopped improving; "
+                   "with more time one of them might have won")
     return out
 
 
