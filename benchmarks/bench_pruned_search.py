@@ -7,6 +7,7 @@ unseeded and once seeded (priors from the bank without the task itself, tried fi
 trials, then N minus their number of Optuna trials), same seed; prints the trial at which the
 seeded search first reaches the unseeded best.
 Usage: .venv/bin/python benchmarks/bench_pruned_search.py [--only f1,generated] [--trials 12]
+       [--tasks f1/driver-win,lahman/batter-hr]
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def main(argv=None) -> None:
     ap.add_argument("--only", default="f1,generated")
     ap.add_argument("--trials", type=int, default=12)
     ap.add_argument("--family", default="dfs")
+    ap.add_argument("--tasks", default="", help="only these database/task keys, comma-separated")
     args = ap.parse_args(argv)
     rows = bank.load()
     fam = families.get(args.family)
@@ -51,6 +53,8 @@ def main(argv=None) -> None:
     for db, con in databases(set(args.only.split(","))):
         for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
             key = f"{db}/{name}"
+            if args.tasks and key not in args.tasks.split(","):
+                continue
             task = load_task(con, name)
             sig = next((r["signals"] for r in rows if r["task"] == key), None)
             if sig is None:

@@ -63,6 +63,73 @@ def test_an_entity_own_link_counts_however_old_it_is():
     assert len(y1) == expected > 0
 
 
+def _with_follows(con, n: int = 600, seed: int = 0):
+    """A table ``follows`` (follower, followee: both users; a time) on a generated database."""
+    rng = np.random.default_rng(seed)
+    users = con.execute("SELECT user_id, signup FROM users ORDER BY user_id").fetchall()
+    rows = []
+    for i in range(n):
+        a, b = rng.integers(0, len(users), 2)
+        start = max(users[a][1], users[b][1])
+        rows.append((i, users[a][0], users[b][0],
+                     start + dt.timedelta(days=float(rng.uniform(0, 200)))))
+    con.execute("CREATE TABLE follows (follow_id BIGINT, follower BIGINT, followee BIGINT, "
+                "time TIMESTAMP)")
+    con.executemany("INSERT INTO follows VALUES (?, ?, ?, ?)", rows)
+    con.execute("SELECT relatron_declare('follows', primary_key := 'follow_id', foreign_keys := "
+                "MAP {'follower': 'users', 'followee': 'users'}, time_column := 'time')"
+                ).fetchall()
+
+
+def test_a_row_naming_two_entities_links_them_directly(gen):
+    """One follows row links its follower and its followee (besides the users who follow, or
+    are followed by, the same user): each unordered pair once, recent links only."""
+    _with_follows(gen)
+    task = load_task(gen, "user-active")
+    paths = [p for p in signals.metapaths(signals.read_schema(gen), "users") if p.direct]
+    assert [p.name for p in paths] == ["users<-follows.followee&follows.follower->users"]
+    anchors = signals._anchor_sample(gen, task)[-3:]
+    y1, y2 = signals._pairs(gen, task, paths[0], anchors)
+    labels = {(t, e): y for t, e, y in gen.execute(
+        "SELECT anchor_time, entity_id, label FROM relatron.task_rows WHERE task = "
+        "'user-active' AND split = 'train'").fetchall()}
+    expected = []
+    for t in anchors:
+        linked = {tuple(sorted((str(a), str(b)))) for a, b, when in gen.execute(
+            "SELECT follower, followee, time FROM follows").fetchall()
+                  if t - signals.LOOKBACK < when <= t and a != b}
+        expected += [(labels[t, a], labels[t, b]) for a, b in linked
+                     if (t, a) in labels and (t, b) in labels]
+    assert len(expected) > 20
+    assert sorted(zip(y1, y2)) == sorted(expected)
+    # new links planted just after the last anchor change nothing
+    gen.execute("INSERT INTO follows SELECT follow_id + 100000, follower, (followee + 7) % 200, "
+                "? FROM follows", [max(anchors) + dt.timedelta(microseconds=1)])
+    assert sorted(zip(*signals._pairs(gen, task, paths[0], anchors))) == sorted(expected)
+    # dated at the anchor itself, the same rows count: the test above could fail
+    gen.execute("UPDATE follows SET time = ? WHERE follow_id >= 100000", [max(anchors)])
+    assert len(signals._pairs(gen, task, paths[0], anchors)[0]) > len(expected)
+
+
+def test_an_entity_referring_to_another_links_the_two(gen):
+    gen.execute("ALTER TABLE users ADD COLUMN referrer BIGINT")
+    gen.execute("UPDATE users SET referrer = CASE WHEN user_id % 3 = 0 THEN NULL "
+                "ELSE (user_id * 7) % 200 END")
+    gen.execute("SELECT relatron_declare('users', foreign_keys := MAP {'group_id': 'groups', "
+                "'referrer': 'users'})").fetchall()
+    task = load_task(gen, "user-active")
+    path, = [p for p in signals.metapaths(signals.read_schema(gen), "users") if p.direct]
+    assert path.name == "users.referrer->users" and not path.event
+    anchor = signals._anchor_sample(gen, task)[-1]
+    labelled = {e for e, in gen.execute("SELECT entity_id FROM relatron.task_rows WHERE task = "
+                                        "'user-active' AND anchor_time = ?", [anchor]).fetchall()}
+    pairs = {tuple(sorted((str(u), str(r)))) for u, r in gen.execute(
+        "SELECT user_id, referrer FROM users WHERE referrer IS NOT NULL AND referrer <> user_id "
+        "AND signup <= ?", [anchor]).fetchall()}
+    expected = [p for p in pairs if p[0] in labelled and p[1] in labelled]
+    assert len(signals._pairs(gen, task, path, [anchor])[0]) == len(expected) > 20
+
+
 def test_signals_ignore_rows_after_the_last_training_anchor(gen):
     task = load_task(gen, "user-active")
     before = signals.compute(gen, task, affinities=False)

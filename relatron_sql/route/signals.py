@@ -67,6 +67,22 @@ SELECT y1, y2 FROM pairs
 """
 
 
+_DIRECT_PAIRS = """
+WITH a AS (SELECT unnest(?) AS anchor_time),
+lab AS (SELECT anchor_time, entity_id, label FROM relatron.task_rows
+        WHERE task = ? AND split = 'train' AND anchor_time IN (SELECT anchor_time FROM a)),
+ends AS (
+  SELECT a.anchor_time, CAST(c.:ec AS VARCHAR) AS e1, CAST(c.:sc AS VARCHAR) AS e2
+  FROM a JOIN :tbl AS c ON :visible
+  WHERE c.:ec IS NOT NULL AND c.:sc IS NOT NULL),
+links AS (SELECT DISTINCT anchor_time, least(e1, e2) AS e1, greatest(e1, e2) AS e2 FROM ends
+          WHERE e1 <> e2)
+SELECT x.label AS y1, y.label AS y2
+FROM links AS l JOIN lab AS x ON x.anchor_time = l.anchor_time AND x.entity_id = l.e1
+JOIN lab AS y ON y.anchor_time = l.anchor_time AND y.entity_id = l.e2
+"""
+
+
 def _pairs(con, task: Task, path: MetaPath, anchors: list) -> tuple[np.ndarray, np.ndarray]:
     import sqlglot
     from sqlglot import exp
@@ -77,9 +93,11 @@ def _pairs(con, task: Task, path: MetaPath, anchors: list) -> tuple[np.ndarray, 
         visible = sqlglot.parse_one(
             render("c.:t <= a.anchor_time" + (" AND c.:t > a.anchor_time - ?" if recent else ""),
                    t=path.time_column), read="duckdb")
-    sql = render(_PAIRS, tbl=table_ref(path.table), ec=path.entity_column,
-                 sc=path.shared_column, visible=visible)
-    params = [anchors, task.name] + ([LOOKBACK] if recent else []) + [MAX_GROUP]
+    sql = render(_DIRECT_PAIRS if path.direct else _PAIRS, tbl=table_ref(path.table),
+                 ec=path.entity_column, sc=path.shared_column, visible=visible)
+    # a direct link joins two entities, no group: no hub to sample down
+    params = [anchors, task.name] + ([LOOKBACK] if recent else []) + (
+        [] if path.direct else [MAX_GROUP])
     out = con.execute(sql, params).fetchnumpy()
     return np.asarray(out["y1"], dtype=float), np.asarray(out["y2"], dtype=float)
 
