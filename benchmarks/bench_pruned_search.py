@@ -48,6 +48,9 @@ def main(argv=None) -> None:
     ap.add_argument("--tasks", default="", help="only these database/task keys, comma-separated")
     args = ap.parse_args(argv)
     rows = bank.load()
+    unknown = set(filter(None, args.tasks.split(","))) - {r["task"] for r in rows}
+    if unknown:
+        ap.error(f"--tasks: no bank task {', '.join(sorted(unknown))}")
     fam = families.get(args.family)
     wins = total = 0
     for db, con in databases(set(args.only.split(","))):

@@ -121,10 +121,10 @@ def nested_choice(outcomes: list[dict]) -> None:
         hits += [(o, (predict(o["signals"]) >= 0.5) == o["rdl_wins"])
                  for o in outcomes if o["database"] == db]
         print(f"  {db:18s} -> {chosen} (inner accuracy "
-              + ", ".join(f"{v:.1%}" for v in inner.values()) + ")")
+              + ", ".join(f"{name} {v:.1%}" for name, v in inner.items()) + ")")
     on_decided = [ok for o, ok in hits if decided(o)]
-    print(f"nested accuracy {np.mean([ok for _, ok in hits]):.1%}, on decided tasks "
-          f"{np.mean(on_decided):.1%}" if on_decided else "")
+    tail = f", on decided tasks {np.mean(on_decided):.1%}" if on_decided else ""
+    print(f"nested accuracy {np.mean([ok for _, ok in hits]):.1%}{tail}")
 
 
 def with_path_depth(outcomes: list[dict], depth: str) -> list[dict]:

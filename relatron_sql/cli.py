@@ -162,7 +162,8 @@ def cmd_report(args) -> int:
     try:
         report.write(con, args.name, out)
     except OSError as e:
-        print(f"Error: --out: cannot write {out}: {e.strerror}", file=sys.stderr)
+        flag = "--out: " if args.out else ""
+        print(f"Error: {flag}cannot write {out}: {e.strerror}", file=sys.stderr)
         return 1
     finally:
         con.close()
@@ -207,13 +208,13 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
     from . import models
     from .task import load_task
 
+    from .errors import LoadError
     names = demo_tasks(dataset, tasks)
     started = time.perf_counter()
     say(f"loading {dataset} ...")
     try:
         loaded = relatron_sql.load(con, DATASETS[dataset][0], data, replace=True)
-    except (duckdb.Error, OSError, ValueError, zipfile.BadZipFile) as e:
-        from .errors import LoadError
+    except (LoadError, duckdb.IOException, OSError, zipfile.BadZipFile) as e:
         from .shell import error_line
         problem = error_line(e).removeprefix("Error: ").removeprefix("argument 'path': ")
         where = "--data" if data else f"the packaged {dataset} files"

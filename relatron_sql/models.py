@@ -134,9 +134,9 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
         raise bad_argument("time_budget", f"must be positive, finite seconds (NULL for no "
                            f"limit), got {time_budget}", None, TrainError)
-    if seed is not None and not (seed >= 0):
-        raise bad_argument("seed", f"must be 0 or more (it seeds the search and the models), "
-                           f"got {seed}", None, TrainError)
+    if seed is not None and not (0 <= seed <= 2**31 - 1):
+        raise bad_argument("seed", f"must be from 0 to 2,147,483,647 (it seeds the search and "
+                           f"the models), got {seed}", None, TrainError)
     check_device(device)
     for split in SPLITS:
         if not task.counts.get(split, {}).get("rows"):
@@ -296,8 +296,9 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
     return int(version)
 
 
-def active_model(con, name: str):
-    """(task, version, family, model object) of the active model of task ``name``."""
+def active_model(con, name: str, load: bool = True):
+    """(task, version, family, model object) of the active model of task ``name``; the model
+    is ``None`` unless ``load``."""
     task = load_task(con, name)
     rows = con.execute("SELECT version, family, config FROM relatron.models WHERE name = ? AND "
                        "active", [name]).fetchall()
@@ -305,18 +306,20 @@ def active_model(con, name: str):
         raise bad_argument("name", f"task {name!r} has no trained model yet; run "
                            f"relatron_train({name!r}) first", None, TrainError)
     version, family, config = rows[0]
-    artifacts = {part: bytes(payload) for part, payload in con.execute(
-        "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
-        [name, version]).fetchall()}
+    if not load:
+        return task, int(version), family, None
     try:
         loader = families.get(family)
-    except TrainError as e:  # trained where the family's libraries were installed
-        reason = str(e).split(" is not available ", 1)[-1]
+    except TrainError as e:  # trained where other families or their libraries were installed
+        reason = (str(e).split(" is not available ", 1)[1] if " is not available " in str(e)
+                  else "(this version does not know it)")
         raise bad_argument("name", f"the model of task {name!r} (version {version}) is a "
                            f"{family} model, and {family} is not available here {reason}; "
                            "install it, or retrain with another family", None, TrainError) from None
-    model = loader.load(json.loads(config), artifacts)
-    return task, int(version), family, model
+    artifacts = {part: bytes(payload) for part, payload in con.execute(
+        "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
+        [name, version]).fetchall()}
+    return task, int(version), family, loader.load(json.loads(config), artifacts)
 
 
 def _fresh_rows(con, task: Task, anchor_time) -> Rows:
@@ -334,8 +337,10 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
         if not ids:
             first = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)) FROM :t", c=time_col,
                                        t=parts["t"])).fetchall()[0][0]
+            when = (f"the earliest {time_col} is {first}" if first is not None else
+                    f"every {time_col} is NULL, so no row ever exists")
             raise bad_argument("anchor_time", f"no {task.entity} row exists at {anchor_time} "
-                               f"(the earliest {time_col} is {first})", None, TrainError)
+                               f"({when})", None, TrainError)
     ids = np.array([r[0] for r in ids], dtype=object)
     times = np.array([anchor_time] * len(ids), dtype="datetime64[us]")
     return Rows(times, ids)
@@ -410,7 +415,7 @@ def baseline_metrics(con, task: Task, rows: Rows) -> dict:
 
 def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     """Feature (or source column) importances of the active model, most important first."""
-    task, version, _, _ = active_model(con, name)
+    task, version, _, _ = active_model(con, name, load=False)
     rows = con.execute("SELECT feature, importance, description, sql FROM relatron.features "
                        "WHERE name = ? AND version = ? ORDER BY importance DESC NULLS LAST, "
                        "feature", [name, version]).fetchall()

@@ -169,7 +169,7 @@ def _active(con, name: str) -> dict:
                        "seed, library_versions FROM relatron.models WHERE name = ? AND active",
                        [name]).fetchall()
     if not rows:
-        models.active_model(con, name)   # raises the clear "no trained model yet" error
+        models.active_model(con, name, load=False)   # the clear "no trained model yet" error
     version, family, config, stored, route, created, seconds, seed, libs = rows[0]
     return {"version": int(version), "family": family, "config": json.loads(config or "{}"),
             "metrics": json.loads(stored or "{}"), "route": json.loads(route or "null"),

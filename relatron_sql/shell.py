@@ -31,6 +31,13 @@ _SHOWN = {"SELECT", "PRAGMA", "EXPLAIN", "CALL", "EXECUTE", "RELATION", "MULTI",
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
 _INTEGER = re.compile(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$")
+_WIDTHS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+
+
+def _width(integer_type: str) -> int:
+    """Rank of an integer type by size (unsigned counts as the next wider signed type)."""
+    unsigned = integer_type.startswith("U")
+    return _WIDTHS.index(integer_type.removeprefix("U")) + unsigned
 _UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
 _NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
@@ -84,23 +91,25 @@ def _argument_types(name: str, given: str) -> str:
                    if given.strip() else [])
     if spec is None or len(given_types) != len(spec.params):
         return f"{name}: wrong argument types ({given})"
-    too_wide = []   # integer literals for integer parameters: fine unless out of range
-    for (param, expected, _), got in zip(spec.params, given_types):
-        got = got.replace("_LITERAL", "")
+    too_wide = []   # integer literals for integer parameters
+    for (param, expected, _), given_type in zip(spec.params, given_types):
+        literal = given_type.endswith("_LITERAL")
+        got = given_type.replace("_LITERAL", "")
         whole = _INTEGER.match(expected)
         if whole and _INTEGER.match(got):
-            too_wide.append((param, expected))
-            continue
-        if got in ("NULL", "STRING", expected) or (_NUMERIC.match(got) and
-                                                    _NUMERIC.match(expected) and not whole):
+            if literal:   # DuckDB calls any whole-number literal INTEGER: its size is unknown
+                too_wide.append(param)
+                continue
+            if _width(got) <= _width(expected):
+                continue
+        elif got in ("NULL", "STRING", expected) or (_NUMERIC.match(got) and
+                                                      _NUMERIC.match(expected) and not whole):
             continue
         return (f"argument {param!r} of {name}: expected {expected}, got {got}; "
                 f"cast it, e.g. CAST(... AS {expected})")
-    if too_wide:
-        which = " or ".join(repr(p) for p, _ in too_wide)
-        types = sorted({t for _, t in too_wide})
-        limits = " (-2147483648 to 2147483647)" if types == ["INTEGER"] else ""
-        return f"argument {which} of {name}: a value does not fit {'/'.join(types)}{limits}"
+    if too_wide:   # every type fits, so a literal's value does not
+        return (f"argument {' or '.join(map(repr, too_wide))} of {name}: the whole number given "
+                "is too large")
     return f"{name}: wrong argument types ({given})"
 
 

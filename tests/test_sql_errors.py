@@ -67,11 +67,16 @@ CASES = [
     ("SELECT relatron_train('user-active', budget := -1);", "budget", "positive"),
     ("SELECT relatron_train('user-active', time_budget := 0);", "time_budget", "positive"),
     ("SELECT relatron_train('user-active', budget := 2.5);", "budget",
-     "expected INTEGER, got DECIMAL(2,1)"),
-    ("SELECT relatron_task('t', entity := 'users', eval_windows := 3000000000);",
-     "eval_windows", "a value does not fit INTEGER (-2147483648 to 2147483647)"),
+     "expected BIGINT, got DECIMAL(2,1)"),
+    ("SELECT relatron_task('t', entity := 'users', val_timestamp := TIMESTAMP '2020-06-01', "
+     "test_timestamp := TIMESTAMP '2020-09-01', label_sql := 'SELECT 1', "
+     "eval_windows := 3000000000);", "eval_windows", "must be at most 2,147,483,647"),
     ("SELECT relatron_train('user-active', seed := 99999999999);", "seed",
-     "a value does not fit INTEGER"),
+     "must be from 0 to 2,147,483,647"),
+    ("SELECT relatron_train('user-active', seed := 99999999999999999999999);", "seed",
+     "the whole number given is too large"),
+    ("SELECT relatron_train('user-active', seed := (SELECT 1::HUGEINT));", "seed",
+     "expected BIGINT, got HUGEINT; cast it"),
     # NULL arguments
     ("SELECT relatron_train(NULL);", "name", "NULL"),
     ("SELECT relatron_predict(NULL);", "name", "NULL"),

@@ -148,7 +148,7 @@ def test_ensure_still_creates_the_registry_when_writable(tmp_path):
 # -- 4, 5. training options: seed, time_budget, budget --------------------------------------
 @pytest.mark.parametrize("sql, argument, phrase", [
     ("SELECT relatron_train('user-spend', family := 'baseline', seed := -1)", "seed",
-     "must be 0 or more"),
+     "must be from 0 to 2,147,483,647"),
     ("SELECT relatron_train('user-spend', family := 'baseline', time_budget := 'nan'::DOUBLE)",
      "time_budget", "got nan"),
     ("SELECT relatron_train('user-spend', family := 'baseline', time_budget := 'inf'::DOUBLE)",
@@ -309,3 +309,10 @@ def test_a_family_whose_module_is_missing(small, monkeypatch):
                                                r"is not available here \(No module named"):
             small.execute(call).fetchall()
     assert snapshot(small) == before
+    # explaining reads the registry only: it does not raise
+    small.execute("FROM relatron_explain('user-active')").fetchall()
+    # a family this version does not know at all
+    small.execute("UPDATE relatron.models SET family = 'forest' WHERE name = 'user-active'")
+    with pytest.raises(duckdb.Error, match=r"is a forest model, and forest is not available here "
+                                           r"\(this version does not know it\); install it"):
+        small.execute("SELECT relatron_predict('user-active')").fetchall()

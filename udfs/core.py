@@ -66,7 +66,7 @@ _HORIZON_GUARDS = [
 @sql_function("relatron_task", [
     ("name", "VARCHAR", None), ("entity", "VARCHAR", "NULL"), ("kind", "VARCHAR", "'binary'"),
     ("horizon", "INTERVAL", "INTERVAL 30 DAY"), ("val_timestamp", "TIMESTAMP", "NULL"),
-    ("test_timestamp", "TIMESTAMP", "NULL"), ("eval_windows", "INTEGER", "40"),
+    ("test_timestamp", "TIMESTAMP", "NULL"), ("eval_windows", "BIGINT", "40"),
     ("label_sql", "VARCHAR", "NULL"), ("train_start", "TIMESTAMP", "NULL"),
     ("description", "VARCHAR", "NULL"), ("replace", "BOOLEAN", "false")], "VARCHAR",
     guards=_HORIZON_GUARDS)

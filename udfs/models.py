@@ -41,8 +41,8 @@ def _take(token: str, what: str, done: str, action: str):
 
 
 @sql_function("relatron_train", [
-    ("name", "VARCHAR", None), ("family", "VARCHAR", "'auto'"), ("budget", "INTEGER", "NULL"),
-    ("seed", "INTEGER", "0"), ("device", "VARCHAR", "'cpu'"), ("time_budget", "DOUBLE", "NULL"),
+    ("name", "VARCHAR", None), ("family", "VARCHAR", "'auto'"), ("budget", "BIGINT", "NULL"),
+    ("seed", "BIGINT", "0"), ("device", "VARCHAR", "'cpu'"), ("time_budget", "DOUBLE", "NULL"),
     ("retrain", "BOOLEAN", "false")], "VARCHAR", commit="relatron_train_commit")
 def train(con, name, family, budget, seed, device, time_budget, retrain):
     """Step one: search and evaluate, registering nothing; returns a token for step two."""

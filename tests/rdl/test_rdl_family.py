@@ -106,7 +106,7 @@ def test_time_budget_bounds_training(gen_con):
     assert info["epochs"] == 1 and info["stopped"] == "time"
 
 
-def test_fresh_predictions_at_a_time_before_every_row(gen_con):
+def test_fresh_predictions_when_only_the_first_users_exist(gen_con):
     models.train(gen_con, "user-active", family="rdl", time_budget=3)
     first = gen_con.execute("SELECT MIN(signup) FROM users").fetchall()[0][0]
     n = models.predict(gen_con, "user-active", split=None, anchor_time=first)
