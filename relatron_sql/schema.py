@@ -135,6 +135,14 @@ def _constraints(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[s
     return pks, fks
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str]]:
+    """(column, data type) of table ``name`` of the main schema, in order; empty when there is
+    no such table."""
+    return con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                       "WHERE database_name = current_database() AND schema_name = 'main' "
+                       "AND table_name = ? ORDER BY column_index", [name]).fetchall()
+
+
 def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True,
                 as_of=None) -> Schema:
     """Describe every table of the main schema with its keys, time column and column types.
@@ -148,9 +156,7 @@ def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True,
     pks, fks = _constraints(con)
     described = {}
     for name in names:
-        info = con.execute("SELECT column_name, data_type FROM duckdb_columns() "
-                           "WHERE database_name = current_database() AND schema_name = 'main' "
-                           "AND table_name = ? ORDER BY column_index", [name]).fetchall()
+        info = table_columns(con, name)
         decl = declared.get(name, {})
         pk = decl.get("primary_key") or pks.get(name)
         foreign = {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}
@@ -243,9 +249,8 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
     names = user_tables(con)
     if table_name not in names:
         raise bad_argument("table_name", f"no table {table_name!r}", names, SchemaError)
-    columns = [r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ?", [table_name]).fetchall()]
+    types = dict(table_columns(con, table_name))
+    columns = list(types)
     for argument, col in (("primary_key", primary_key), ("time_column", time_column)):
         if col is not None and col not in columns:
             raise bad_argument(argument, f"table {table_name!r} has no column {col!r}", columns,
@@ -258,9 +263,7 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
             raise bad_argument("foreign_keys", f"column {col!r} references unknown table "
                                f"{parent!r}", names, SchemaError)
     if time_column is not None:
-        dtype = con.execute("SELECT data_type FROM duckdb_columns() WHERE database_name = "
-                            "current_database() AND schema_name = 'main' AND table_name = ? "
-                            "AND column_name = ?", [table_name, time_column]).fetchall()[0][0]
+        dtype = types[time_column]
         if not dtype.upper().startswith(("TIMESTAMP", "DATE")):
             raise bad_argument("time_column", f"{table_name}.{time_column} has type {dtype}; "
                                "a time column must be DATE or TIMESTAMP", None, SchemaError)

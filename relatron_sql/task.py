@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from . import registry
 from .errors import TaskError, bad_argument
-from .schema import NUMERIC_TYPES, Schema, read_schema
+from .schema import NUMERIC_TYPES, Schema, read_schema, table_columns
 from .sqlbuild import render, table as table_ref
 
 log = logging.getLogger(__name__)
@@ -353,9 +353,7 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
 def check_entity_table(con, task: Task) -> None:
     """Raise when the table whose rows ``task`` predicts, or its key column, is gone: every
     family reads them, and would otherwise fail far from the cause."""
-    columns = {r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ?", [task.entity]).fetchall()}
+    columns = {c for c, _ in table_columns(con, task.entity)}
     redefine = "recreate it, or redefine the task with relatron_task(..., replace := true)"
     if not columns:
         raise bad_argument("name", f"task {task.name!r} predicts rows of table {task.entity!r}, "

@@ -48,10 +48,14 @@ def _anchor_sample(con, task: Task) -> list:
     return [times[i] for i in sorted(set(idx))]
 
 
-_PAIRS = """
+# the sampled training anchors and their labels, shared by both kinds of meta-path
+_LABELLED = """
 WITH a AS (SELECT unnest(?) AS anchor_time),
 lab AS (SELECT anchor_time, entity_id, label FROM relatron.task_rows
         WHERE task = ? AND split = 'train' AND anchor_time IN (SELECT anchor_time FROM a)),
+"""
+
+_PAIRS = _LABELLED + """
 links AS (
   SELECT DISTINCT a.anchor_time, CAST(c.:ec AS VARCHAR) AS e, c.:sc AS p
   FROM a JOIN :tbl AS c ON :visible
@@ -67,10 +71,7 @@ SELECT y1, y2 FROM pairs
 """
 
 
-_DIRECT_PAIRS = """
-WITH a AS (SELECT unnest(?) AS anchor_time),
-lab AS (SELECT anchor_time, entity_id, label FROM relatron.task_rows
-        WHERE task = ? AND split = 'train' AND anchor_time IN (SELECT anchor_time FROM a)),
+_DIRECT_PAIRS = _LABELLED + """
 ends AS (
   SELECT a.anchor_time, CAST(c.:ec AS VARCHAR) AS e1, CAST(c.:sc AS VARCHAR) AS e2
   FROM a JOIN :tbl AS c ON :visible
