@@ -1,6 +1,8 @@
 """The Python API: each SQL function has an engine counterpart at the top level, with the same
 result."""
 import json
+import pathlib
+import re
 
 import pytest
 
@@ -40,3 +42,17 @@ def test_the_api_is_listed_and_an_unknown_name_is_an_attribute_error():
         assert name in relatron_sql.__all__ and name in dir(relatron_sql)
     with pytest.raises(AttributeError, match="no attribute 'trian'"):
         relatron_sql.trian
+
+
+def test_the_public_sql_functions_are_the_documented_ones():
+    con = relatron_sql.connect(":memory:")
+    public = {r[0] for r in con.execute(
+        "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_name LIKE "
+        "'relatron\\_%' ESCAPE '\\' AND function_name NOT LIKE '%\\_udf' ESCAPE '\\'").fetchall()}
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    documented = set(re.findall(r"\| `(?:FROM )?(relatron_\w+)\(", readme))
+    assert public == documented == {
+        "relatron_load", "relatron_declare", "relatron_schema", "relatron_task",
+        "relatron_task_rows", "relatron_route", "relatron_train", "relatron_predict",
+        "relatron_predictions", "relatron_evaluate", "relatron_explain", "relatron_features_sql"}
+    con.close()

@@ -80,7 +80,7 @@ def task(con, name, entity, kind, horizon, val_timestamp, test_timestamp, eval_w
     return as_json(counts)
 
 
-@sql_function("relatron_task_check", [("name", "VARCHAR", None)], "VARCHAR")
+@sql_function("relatron_task_check", [("name", "VARCHAR", None)], "VARCHAR", hidden=True)
 def task_check(con, name):
     """Returns ``name`` when the task exists; raises a clear error otherwise."""
     return task_mod.load_task(con, required(name, "name")).name
