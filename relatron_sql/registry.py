@@ -145,10 +145,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     _OPEN.add(id(cur))
     try:
         yield cur
-        cur.commit()
     except BaseException:
         cur.rollback()
         raise
+    else:
+        cur.commit()   # a commit that fails has rolled back already: its error is the one raised
     finally:
         _OPEN.discard(id(cur))
         cur.close()

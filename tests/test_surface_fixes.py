@@ -316,3 +316,41 @@ def test_a_family_whose_module_is_missing(small, monkeypatch):
     with pytest.raises(duckdb.Error, match=r"is a forest model, and forest is not available here "
                                            r"\(this version does not know it\); install it"):
         small.execute("SELECT relatron_predict('user-active')").fetchall()
+
+
+# -- 9. one statement that names a task on several rows registers each ------------------------
+def test_one_statement_registers_a_task_named_on_several_rows(small):
+    versions = ("SELECT version, seed, active FROM relatron.models WHERE name = 'user-spend' "
+                "ORDER BY version")
+    out = small.execute("SELECT relatron_train('user-spend', family := 'baseline', seed := s) "
+                        "FROM (VALUES (1), (2)) t(s)").fetchall()
+    assert sorted(json.loads(r[0])["version"] for r in out) == [1, 2]
+    stored = small.execute(versions).fetchall()
+    assert [v for v, _, _ in stored] == [1, 2] and [a for _, _, a in stored] == [False, True]
+    assert {s for _, s, _ in stored} == {1, 2}
+
+
+def test_one_statement_writes_two_splits_of_a_task(small):
+    out = small.execute("SELECT relatron_predict('user-active', split := s) FROM (VALUES "
+                        "('val'), ('test')) t(s)").fetchall()
+    written = dict(small.execute("SELECT split, COUNT(*) FROM relatron.predictions WHERE name = "
+                                 "'user-active' GROUP BY split").fetchall())
+    rows = dict(small.execute("SELECT split, COUNT(*) FROM relatron.task_rows WHERE task = "
+                              "'user-active' AND split IN ('val', 'test') GROUP BY split"
+                              ).fetchall())
+    assert written == rows and sorted(r[0] for r in out) == sorted(rows.values())
+
+
+def test_a_failing_commit_reports_its_own_error():
+    con = relatron_sql.connect(":memory:")
+    con.execute("CREATE TABLE k (id INTEGER PRIMARY KEY)")
+    con.execute("INSERT INTO k VALUES (1)")
+    other = con.cursor()
+    other.begin()
+    other.execute("INSERT INTO k VALUES (2)")
+    with pytest.raises(duckdb.Error, match="PRIMARY KEY or UNIQUE constraint"):
+        with registry.transaction(con) as cur:
+            cur.execute("INSERT INTO k VALUES (2)")
+            other.commit()   # the same key committed first: this transaction's commit fails
+    assert con.execute("SELECT COUNT(*) FROM k").fetchall() == [(2,)]
+    con.close()
