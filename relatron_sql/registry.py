@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
 from typing import Any, Iterator
 
 import duckdb
@@ -128,6 +129,9 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 _OPEN: set[int] = set()  # ids of cursors that are inside a transaction opened here
+#: One registry transaction at a time in this process. DuckDB calls a statement's UDFs from
+#: several threads; two registrations of one task read the same highest version otherwise.
+_WRITING = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -140,19 +144,20 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     if id(con) in _OPEN:
         yield con
         return
-    cur = con.cursor()
-    cur.begin()
-    _OPEN.add(id(cur))
-    try:
-        yield cur
-    except BaseException:
-        cur.rollback()
-        raise
-    else:
-        cur.commit()   # a commit that fails has rolled back already: its error is the one raised
-    finally:
-        _OPEN.discard(id(cur))
-        cur.close()
+    with _WRITING:
+        cur = con.cursor()
+        cur.begin()
+        _OPEN.add(id(cur))
+        try:
+            yield cur
+        except BaseException:
+            cur.rollback()
+            raise
+        else:
+            cur.commit()   # a commit that fails has rolled back already: its error is raised
+        finally:
+            _OPEN.discard(id(cur))
+            cur.close()
 
 
 def finite_json(value: Any) -> Any:

@@ -52,12 +52,6 @@ def train(con, name, family, budget, seed, device, time_budget, retrain):
     return _stage(commit)
 
 
-#: DuckDB may call a statement's second steps from several threads at once: registrations and
-#: prediction writes run one at a time, so that each reads what the one before it wrote (two
-#: versions of one task registered by one statement otherwise both took the same number)
-_COMMIT_LOCK = threading.Lock()
-
-
 @sql_function("relatron_train_commit", [("token", "VARCHAR", None)], "VARCHAR", hidden=True)
 def train_commit(con, token):
     """Step two: register the model staged under ``token`` (one transaction)."""
@@ -65,8 +59,7 @@ def train_commit(con, token):
     line = progress.current()
     if line is not None:
         line.check_interrupt()   # a Ctrl-C during evaluation still registers nothing
-    with _COMMIT_LOCK:
-        return as_json(commit(con))
+    return as_json(commit(con))
 
 
 @sql_function("relatron_predict", [("name", "VARCHAR", None), ("split", "VARCHAR", "'test'"),
@@ -80,9 +73,7 @@ def predict(con, name, split, anchor_time):
 @sql_function("relatron_predict_commit", [("token", "VARCHAR", None)], "BIGINT", hidden=True)
 def predict_commit(con, token):
     """Step two: write the predictions staged under ``token`` (one transaction); rows written."""
-    commit = _take(token, "predictions made", "written", "predict")
-    with _COMMIT_LOCK:
-        return commit(con)
+    return _take(token, "predictions made", "written", "predict")(con)
 
 
 macro("relatron_predictions(name)",
