@@ -298,7 +298,8 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
 
 def active_model(con, name: str, load: bool = True):
     """(task, version, family, model object) of the active model of task ``name``; the model
-    is ``None`` unless ``load``."""
+    is ``None`` unless ``load`` (a loaded model is for scoring, so the entity table must be
+    there)."""
     task = load_task(con, name)
     rows = con.execute("SELECT version, family, config FROM relatron.models WHERE name = ? AND "
                        "active", [name]).fetchall()
@@ -308,6 +309,7 @@ def active_model(con, name: str, load: bool = True):
     version, family, config = rows[0]
     if not load:
         return task, int(version), family, None
+    check_entity_table(con, task)
     try:
         loader = families.get(family)
     except TrainError as e:  # trained where other families or their libraries were installed
@@ -326,21 +328,18 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
     """Every entity that exists at ``anchor_time``: each row of a static entity table; of a
     timed one, the rows whose time is at or before it (a NULL time never is, as for features)."""
     time_col = declarations(con).get(task.entity, {}).get("time_column")
-    parts = dict(k=task.entity_key, t=table_ref(task.entity))
-    if time_col is None:
-        ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t ORDER BY 1",
-                                 **parts)).fetchall()
-    else:
-        ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t "
-                                 "WHERE CAST(:c AS TIMESTAMP) <= ? ORDER BY 1", c=time_col,
-                                 **parts), [anchor_time]).fetchall()
-        if not ids:
-            first = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)) FROM :t", c=time_col,
-                                       t=parts["t"])).fetchall()[0][0]
-            when = (f"the earliest {time_col} is {first}" if first is not None else
-                    f"every {time_col} is NULL, so no row ever exists")
-            raise bad_argument("anchor_time", f"no {task.entity} row exists at {anchor_time} "
-                               f"({when})", None, TrainError)
+    exists = "TRUE" if time_col is None else "CAST(:c AS TIMESTAMP) <= ?"
+    ids = con.execute(render(f"SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t WHERE {exists} "
+                             "ORDER BY 1", k=task.entity_key, t=table_ref(task.entity),
+                             **({"c": time_col} if time_col else {})),
+                      [anchor_time] if time_col else []).fetchall()
+    if not ids and time_col is not None:
+        first = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)) FROM :t", c=time_col,
+                                   t=table_ref(task.entity))).fetchall()[0][0]
+        when = (f"the earliest {time_col} is {first}" if first is not None else
+                f"every {time_col} is NULL, so no row ever exists")
+        raise bad_argument("anchor_time", f"no {task.entity} row exists at {anchor_time} "
+                           f"({when})", None, TrainError)
     ids = np.array([r[0] for r in ids], dtype=object)
     times = np.array([anchor_time] * len(ids), dtype="datetime64[us]")
     return Rows(times, ids)
@@ -361,7 +360,6 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
     if split is not None and split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     task, version, _, model = active_model(con, name)
-    check_entity_table(con, task)
     if anchor_time is not None:
         rows, label = _fresh_rows(con, task, anchor_time), "fresh"
     else:
@@ -397,7 +395,6 @@ def evaluate(con: duckdb.DuckDBPyConnection, name: str, split: str = "test") -> 
     if split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     task, version, family, model = active_model(con, name)
-    check_entity_table(con, task)
     rows = split_rows(con, task, split)
     out = metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
     return {"name": name, "split": split, "version": version, "family": family,

@@ -32,12 +32,6 @@ _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMAL
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
 _INTEGER = re.compile(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$")
 _WIDTHS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
-
-
-def _width(integer_type: str) -> int:
-    """Rank of an integer type by size (unsigned counts as the next wider signed type)."""
-    unsigned = integer_type.startswith("U")
-    return _WIDTHS.index(integer_type.removeprefix("U")) + unsigned
 _UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
 _NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
@@ -79,6 +73,12 @@ def error_line(error: BaseException) -> str:
     if argument and f"'{argument}'" not in text:
         text = f"argument {argument!r}: {text}"
     return "Error: " + text
+
+
+def _width(integer_type: str) -> int:
+    """Rank of an integer type by size (unsigned counts as the next wider signed type)."""
+    unsigned = integer_type.startswith("U")
+    return _WIDTHS.index(integer_type.removeprefix("U")) + unsigned
 
 
 def _argument_types(name: str, given: str) -> str:
