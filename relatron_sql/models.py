@@ -149,9 +149,12 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         progress("routing" if family == "auto" else "preparing")
     chosen, decision = choose_family(con, task, family)
     priors = _priors(con, decision)
-    fam = _Both(priors) if chosen == "both" else families.get(chosen)
+    fam = _Both(priors, budget) if chosen == "both" else families.get(chosen)
     budget = budget or fam.default_budget
-    call = {"family": family, "budget": budget, "seed": seed, "device": device,
+    # the trials each family searched, so that a call reuses only a model searched as it asks
+    planned = ({f: fam.budget_of(f) for f in ("dfs", "rdl")} if isinstance(fam, _Both)
+               else budget)
+    call = {"family": family, "budget": planned, "seed": seed, "device": device,
             "time_budget": time_budget}
     if not retrain:
         previous = _same_call(con, name, call, fingerprint)
@@ -164,7 +167,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
                          trial_log=trial_log, progress=progress or (lambda message: None),
                          priors=priors.get(chosen, []))
     if hasattr(progress, "begin"):
-        progress.begin(name, chosen, _planned_trials(chosen, budget, priors, task.kind),
+        progress.begin(name, chosen, _planned_trials(fam, budget, priors, task.kind),
                        time_budget, task.metric, task.higher_is_better)
     try:
         if progress is not None:
@@ -445,20 +448,33 @@ def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
             for family in ("dfs", "rdl")}
 
 
-def _planned_trials(chosen: str, budget: int, priors: dict[str, list[dict]], kind: str) -> int:
-    """Trials a progress line counts to: DFS fits the usable bank priors on top of its budget."""
-    if chosen not in ("dfs", "both"):
-        return budget
+def _planned_trials(fam, budget: int, priors: dict[str, list[dict]], kind: str):
+    """Trials a progress line counts to (per family when both are searched): DFS fits the
+    usable bank priors on top of its budget."""
     from .dfs import lightgbm_model
-    return lightgbm_model.planned_trials(budget, priors.get("dfs"), kind)
+    if isinstance(fam, _Both):
+        return {"dfs": lightgbm_model.planned_trials(fam.budget_of("dfs"), priors.get("dfs"),
+                                                     kind),
+                "rdl": fam.budget_of("rdl")}
+    if fam.name == "dfs":
+        return lightgbm_model.planned_trials(budget, priors.get("dfs"), kind)
+    return budget
 
 
 class _Both:
-    """Searches DFS and RDL with the same budget and keeps the better validation score."""
+    """Searches DFS and RDL and keeps the better validation score. A budget the caller names
+    applies to each family; without one, each runs its ``auto_budget`` (DFS its 20 trials,
+    RDL its bank priors and fixed trials)."""
     name = "both"
 
-    def __init__(self, priors: dict[str, list[dict]] | None = None):
+    def __init__(self, priors: dict[str, list[dict]] | None = None, budget: int | None = None):
         self.priors = priors or {}
+        self.budget = budget
+
+    def budget_of(self, name: str) -> int:
+        if self.budget is not None:
+            return self.budget
+        return families.get(name).auto_budget(self.priors.get(name, []))
 
     @property
     def default_budget(self) -> int:
@@ -475,7 +491,8 @@ class _Both:
                 left = budget - (time.perf_counter() - started)
                 budget = max(left / (2 - i), 1.0)
             fitted = families.get(name).fit(con, task, dataclasses.replace(
-                options, priors=self.priors.get(name, []), time_budget=budget))
+                options, budget=self.budget_of(name), priors=self.priors.get(name, []),
+                time_budget=budget))
             fitted.extra["family"] = name
             warnings[name] = fitted.extra.get("warnings", [])
             if best is None or task.better(fitted.val_metric, best.val_metric):

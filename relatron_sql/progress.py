@@ -75,10 +75,11 @@ class ProgressLine:
         self.training = False   # between begin() and finish()
         self.started = time.monotonic()   # an interrupt asked for stays asked for
 
-    def begin(self, name: str, family: str | None = None, budget: int | None = None,
+    def begin(self, name: str, family: str | None = None, budget: int | dict | None = None,
               time_budget: float | None = None, metric: str | None = None,
               higher_is_better: bool = True) -> None:
-        """A training call starts: what it trains and against which time budget."""
+        """A training call starts: what it trains and against which time budget; ``budget``
+        is its planned trials, per family (a dict) when several families are searched."""
         with self._lock:
             self.reset()
             self.name, self.family, self.budget = name, family, budget
@@ -134,7 +135,9 @@ class ProgressLine:
         if self.stage:
             parts.append(self.stage)
         if self.trial is not None:
-            parts.append(f"trial {self.trial + 1}" + (f"/{self.budget}" if self.budget else ""))
+            planned = (self.budget.get(self.family) if isinstance(self.budget, dict)
+                       else self.budget)
+            parts.append(f"trial {self.trial + 1}" + (f"/{planned}" if planned else ""))
         if self.epoch is not None:
             parts.append(f"epoch {self.epoch + 1}")
         if self.best is not None:

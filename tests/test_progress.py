@@ -191,6 +191,15 @@ def test_text_without_time_budget_shows_elapsed():
     assert "best mae 2.0000" in line.text()
 
 
+def test_searching_both_families_counts_each_family_to_its_own_plan():
+    line = progress.ProgressLine(io.StringIO(), always=True)
+    line.begin("t", "both", {"dfs": 22, "rdl": 5}, None, "auroc", True)
+    line.on_trial(trial=3, val_metric=0.7, family="dfs")
+    assert "dfs" in line.text() and "trial 4/22" in line.text()
+    line.on_trial(trial=0, epoch=2, val_metric=0.6, family="rdl")
+    assert "trial 1/5" in line.text() and "epoch 3" in line.text()
+
+
 def test_notes_print_one_line_per_message_without_tracebacks():
     import logging
     import warnings

@@ -72,6 +72,11 @@ class DfsFamily:
     name = "dfs"
     default_budget = 20
 
+    def auto_budget(self, priors) -> int:
+        """Study trials when auto mode searches both families and the caller names no budget
+        (the bank's priors come on top)."""
+        return self.default_budget
+
     def fit(self, con, task: Task, options: FitOptions, depth: int = DEFAULT_DEPTH,
             max_features: int = MAX_FEATURES) -> Fitted:
         if options.budget is None or options.budget <= 0:

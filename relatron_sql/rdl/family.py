@@ -1,9 +1,11 @@
 """The RDL family: heterogeneous GNNs on the temporal relational graph.
 
-Trials run in a fixed order (GraphSAGE with sum aggregation on the most recent neighbours
-first, then GAT attention, then uniform sampling with wider fanouts), as many as ``budget``
-allows and the time budget leaves room for; the best validation score wins. Its explanation is
-permutation importance per source table (and for the label history) on the validation split.
+A search runs ``budget`` trials, as many as the time budget leaves room for: the bank's priors,
+five fixed trials (GraphSAGE with sum aggregation on the most recent neighbours first, then GAT
+attention, uniform sampling with wider fanouts, mean aggregation, a smaller network), then
+Optuna TPE started from their scores (see ``search``). Among the best trials the final one is
+chosen by validation score and loss-landscape flatness. Its explanation is permutation
+importance per source table (and for the label history) on the validation split.
 """
 from __future__ import annotations
 
@@ -15,19 +17,17 @@ from ..families import FitOptions, Fitted
 from ..models import check_device, split_rows
 from ..task import Task
 from . import train as engine
-
-TRIALS = (
-    {},
-    {"conv": "gat"},
-    {"strategy": "uniform", "fanouts": [64, 32]},
-    {"aggr": "mean"},
-    {"channels": 64, "lr": 0.01},
-)
+from .search import Search, fixed_trials
 
 
 class RDLFamily:
     name = "rdl"
     default_budget = 1
+
+    def auto_budget(self, priors) -> int:
+        """Trials when auto mode searches both families and the caller names no budget: the
+        bank's priors and the fixed trials."""
+        return len(fixed_trials(priors))
 
     #: Weight of flatness against the validation metric when choosing among the best trials
     #: (0 = plain best-validation selection).
@@ -42,8 +42,9 @@ class RDLFamily:
         prepared = engine.Prepared.build(con, task)
         splits = {s: split_rows(con, task, s) for s in ("train", "val")}
         candidates, last = [], 0.0   # one per trial: (val score, trial, model, info)
-        configs = trial_configs(options)
-        for trial, overrides in enumerate(configs):
+        search = Search(options.budget, options.seed, task.higher_is_better, options.priors)
+        while (overrides := search.ask()) is not None:
+            trial = len(candidates)
             if deadline is not None and trial > 0 and time.perf_counter() + last >= deadline:
                 break  # not enough time left for another trial as long as the last one
             t0 = time.perf_counter()
@@ -53,6 +54,7 @@ class RDLFamily:
                                             options.device, trial, options.trial_log,
                                             options.progress, deadline, splits)
             candidates.append((score, trial, model, info))
+            search.tell(overrides, score)
             last = time.perf_counter() - t0
         ranked = sorted(candidates, key=lambda c: task.sort_key(c[0]))
         landscape = self.select_checkpoint(con, task, ranked, splits["val"], options, started)
@@ -72,7 +74,7 @@ class RDLFamily:
                      "weights": ("torch", model.state_bytes())}
         return Fitted(model, config, artifacts, features, score,
                       {"seconds": time.perf_counter() - started,
-                       "warnings": time_warnings(len(candidates), len(configs), info,
+                       "warnings": time_warnings(len(candidates), search.budget, info,
                                                  config["max_seconds"],
                                                  [c[3] for c in candidates if c[1] != trial])})
 
@@ -122,21 +124,6 @@ def time_warnings(trials: int, planned: int, chosen: dict, max_seconds: float,
         out.append(f"rdl: {cut} other trial(s) stopped on time before they stopped improving; "
                    "with more time one of them might have won")
     return out
-
-
-def trial_configs(options: FitOptions) -> list[dict]:
-    """Bank priors first (only the options this family knows), then the fixed trials; at most
-    ``budget`` of them, without repeats (a stored config that spells out the defaults repeats
-    the empty one)."""
-    out: list[dict] = []
-    seen: list[dict] = []
-    for config in [*getattr(options, "priors", []), *TRIALS]:
-        known = {k: v for k, v in (config or {}).items() if k in engine.DEFAULTS}
-        full = {**engine.DEFAULTS, **known}
-        if full not in seen:
-            seen.append(full)
-            out.append(known)
-    return out[:max(1, options.budget)]
 
 
 FAMILY = RDLFamily()

@@ -128,16 +128,3 @@ def test_fresh_predictions_when_only_the_first_users_exist(gen_con):
     assert out.num_seeds == 3 and len(out.src) > 0
     assert set(np.asarray(g.node_types)[out.node_type[out.hop > 0]]) <= {"groups", "users"}
     assert np.all(g.node_time[out.node[out.hop > 0]] <= times[0])
-
-
-def test_trial_order_puts_bank_priors_first():
-    from relatron_sql.rdl.family import TRIALS, trial_configs
-    options = FitOptions(budget=3, seed=0, device="cpu", time_budget=None,
-                         trial_log=lambda **k: None)
-    assert trial_configs(options) == list(TRIALS[:3])
-    options.priors = [{"conv": "gat", "entity": "users", "encoders": {}}, {}]
-    assert trial_configs(options) == [{"conv": "gat"}, {}, dict(TRIALS[2])]
-    # a prior stored with every option spelled out at its default is the default trial
-    from relatron_sql.rdl.train import DEFAULTS
-    options.priors = [dict(DEFAULTS), {"conv": "gat"}]
-    assert trial_configs(options) == [dict(DEFAULTS), {"conv": "gat"}, dict(TRIALS[2])]
