@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from . import metrics
+from .arrays import floats
 from .families import FitOptions, Fitted, Rows
 from .task import Task
 
@@ -30,7 +31,7 @@ class HistoryMean:
             "h.entity_id = r.entity_id AND h.anchor_time + ? <= r.anchor_time "
             "GROUP BY r.i ORDER BY r.i", [task.name, task.horizon]).fetchnumpy()
         con.execute("DROP TABLE relatron_score_rows")
-        values = np.asarray(next(iter(out.values())), dtype=float)
+        values = floats(next(iter(out.values())))
         values = np.where(np.isnan(values), self.global_mean, values)
         if task.kind == "multiclass":
             values = np.round(values)

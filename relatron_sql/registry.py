@@ -128,6 +128,23 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows and rows[0][0])
 
 
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of ``con`` that reads time as ``con`` does.
+
+    A cursor is a connection of its own: it does not inherit a ``SET TimeZone`` of ``con``.
+    Labels materialised on a cursor and features computed on ``con`` would then read one
+    naive anchor time as two different instants against a TIMESTAMPTZ column, and a row after
+    the anchor could count both in the label window and in the features.
+    """
+    cur = con.cursor()
+    try:
+        zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    except duckdb.Error:   # a connection busy running a query: its cursors are the engine's
+        return cur
+    cur.execute("SET TimeZone = ?", [zone])
+    return cur
+
+
 _OPEN: set[int] = set()  # ids of cursors that are inside a transaction opened here
 #: One registry transaction at a time in this process. DuckDB calls a statement's UDFs from
 #: several threads; two registrations of one task read the same highest version otherwise.
@@ -145,7 +162,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         yield con
         return
     with _WRITING:
-        cur = con.cursor()
+        cur = cursor(con)
         cur.begin()
         _OPEN.add(id(cur))
         try:

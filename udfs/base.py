@@ -50,15 +50,26 @@ def sql_function(name: str, params: list[tuple], returns: str, table: bool = Fal
     return wrap
 
 
+#: What every UDF receives after its own arguments: the calling connection's session time zone.
+#: A macro evaluates it in the caller's session; the UDF's cursor is a connection of its own,
+#: with the default zone, and a TIMESTAMPTZ time column compared with naive anchor times would
+#: read them as other instants than the caller's own queries do.
+SESSION = "current_setting('TimeZone')"
+
+
 def _udf(con: duckdb.DuckDBPyConnection, fn: SqlFunction) -> Callable[..., Any]:
     def call(*args):
+        *args, zone = args
         cur = con.cursor()
         try:
+            if zone is not None:
+                cur.execute("SET TimeZone = ?", [zone])
             return fn.impl(cur, *args)
         finally:
             cur.close()
     call.__signature__ = inspect.Signature(
-        [inspect.Parameter(p[0], inspect.Parameter.POSITIONAL_ONLY) for p in fn.params])
+        [inspect.Parameter(p[0], inspect.Parameter.POSITIONAL_ONLY) for p in fn.params]
+        + [inspect.Parameter("session_time_zone", inspect.Parameter.POSITIONAL_ONLY)])
     return call
 
 
@@ -69,8 +80,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
             con.remove_function(udf_name)
         except (duckdb.InvalidInputException, duckdb.CatalogException):
             pass
-        con.create_function(udf_name, _udf(con, fn), [p[1] for p in fn.params], fn.returns,
-                            side_effects=True, null_handling="special")
+        con.create_function(udf_name, _udf(con, fn), [p[1] for p in fn.params] + ["VARCHAR"],
+                            fn.returns, side_effects=True, null_handling="special")
     install_macros(con)
 
 
@@ -83,11 +94,12 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
         required = [p[0] for p in fn.params if p[2] is None]
         optional = [f"{p[0]} := {p[2]}" for p in fn.params if p[2] is not None]
         signature = ", ".join(required + optional)
-        call = f"{udf_name}({', '.join(p[0] for p in fn.params)})"
+        call = f"{udf_name}({', '.join([p[0] for p in fn.params] + [SESSION])})"
         if fn.table:
             body = f"TABLE SELECT unnest({call}, recursive := true)"
         elif fn.commit:
-            body = f"(SELECT {fn.commit}_udf(staged) FROM (SELECT {call} AS staged OFFSET 0))"
+            body = (f"(SELECT {fn.commit}_udf(staged, {SESSION}) FROM (SELECT {call} AS staged "
+                    "OFFSET 0))")
         else:
             body = call
         if fn.guards:

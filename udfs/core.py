@@ -6,7 +6,7 @@ import datetime as dt
 from relatron_sql import datasets, schema as schema_mod, task as task_mod
 from relatron_sql.errors import TaskError, bad_argument
 
-from .base import as_json, macro, sql_function
+from .base import SESSION, as_json, macro, sql_function
 
 
 def required(value, argument: str):
@@ -87,6 +87,6 @@ def task_check(con, name):
 
 
 macro("relatron_task_rows(name)",
-      "TABLE WITH checked AS (SELECT relatron_task_check_udf(name) AS task) "
+      f"TABLE WITH checked AS (SELECT relatron_task_check_udf(name, {SESSION}) AS task) "
       "SELECT r.split, r.anchor_time, r.entity_id, r.label FROM relatron.task_rows AS r "
       "JOIN checked USING (task) ORDER BY r.split, r.anchor_time, r.entity_id")

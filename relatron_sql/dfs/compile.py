@@ -391,8 +391,12 @@ def _mode_cte(plan: FeaturePlan, group: Group, f: dict, schema_info: dict) -> ex
 
 def _history_cte(plan: FeaturePlan, features: list[dict]) -> exp.Select:
     h = plan.history
-    closed = exp.LTE(this=tpl(":t + INTERVAL :s SECOND", t=col("anchor_time", "h"),
-                              s=exp.Literal.string(str(int(h["horizon_seconds"])))),
+    # whole seconds as such (every dialect has them); a fraction in microseconds, not cut off
+    micros = round(h["horizon_seconds"] * 1_000_000)
+    whole = micros % 1_000_000 == 0
+    closed = exp.LTE(this=tpl(":t + INTERVAL :s " + ("SECOND" if whole else "MICROSECOND"),
+                              t=col("anchor_time", "h"),
+                              s=exp.Literal.string(str(micros // 1_000_000 if whole else micros))),
                      expression=col("anchor_time", "a"))
     join = _on(exp.EQ(this=col("task", "h"), expression=literal(h["task"])),
                exp.EQ(this=col("entity_id", "h"), expression=col("entity_id", "a")), closed)

@@ -12,6 +12,8 @@ that group, ``window`` is ``None`` (all history), ``["days", n]`` or ``["events"
 """
 from __future__ import annotations
 
+import collections
+
 import dataclasses
 import logging
 import re
@@ -249,10 +251,14 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
                 col["categories"] = cats
                 b.add("entity", alias, "code", None, f"{text.capitalize()} (category code)")
 
+    # a child table with several foreign keys to one parent (flights.origin and flights.dest
+    # to airports) is one relation per key: its groups are named by key, as deeper hops are
+    links = collections.Counter((child, target) for child, _, target in schema.edges())
     for chain in _chains(schema, entity, depth):
         deepest = chain[-1]["table"]
         t = schema.tables[deepest]
-        name = "__".join(_slug(f"{h['table']}_{h['fk']}") if len(chain) > 1 else _slug(h["table"])
+        by_key = len(chain) > 1 or links[(chain[0]["table"], chain[0]["parent"])] > 1
+        name = "__".join(_slug(f"{h['table']}_{h['fk']}") if by_key else _slug(h["table"])
                          for h in chain)
         if len([c for c in chain if c["table"] == deepest]) > 1:
             continue
@@ -260,7 +266,8 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
                                      (entity, *(h["table"] for h in chain)), b.warned)
         g = Group(name, chain, looks, cols, t.time_column, t.primary_key)
         groups[name] = g
-        rows = " -> ".join(h["table"] for h in chain)
+        rows = " -> ".join(f"{h['table']} (by {h['fk']})" if links[(h["table"], h["parent"])] > 1
+                           else h["table"] for h in chain)
         of = f"the {entity} entity's {rows} rows"
         b.add(name, None, "count", None, f"Number of {of}")
         for window in windows:

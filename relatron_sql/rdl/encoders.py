@@ -22,6 +22,7 @@ import dataclasses
 import numpy as np
 from sqlglot import exp
 
+from ..arrays import floats
 from ..schema import Table
 from ..sqlbuild import column, known_at, table as table_ref
 
@@ -121,13 +122,13 @@ class TableEncoder:
             cols = con.execute(q.sql("duckdb")).fetchnumpy()
         num = np.zeros((n, self.num_dim), dtype=np.float32)
         for i in range(len(self.numeric)):
-            v = _floats(cols[f"n{i}"])
+            v = floats(cols[f"n{i}"])
             num[:, 2 * i] = np.where(np.isnan(v), 0.0, (v - self.means[i]) / self.stds[i])
             num[:, 2 * i + 1] = np.isnan(v)
         stamp = np.zeros((n, len(self.stamps)), dtype=np.float64)
         base = 2 * len(self.numeric)
         for i in range(len(self.stamps)):
-            days = _floats(cols[f"s{i}"])
+            days = floats(cols[f"s{i}"])
             stamp[:, i] = days
             ok = ~np.isnan(days)
             d = np.where(ok, days, 0.0)
@@ -155,12 +156,6 @@ def relative_age(stamp_days: np.ndarray, seed_days: np.ndarray) -> np.ndarray:
     """Years between each timestamp value and its seed's time (0 where NULL), shape [n, d_ts]."""
     age = (seed_days[:, None] - stamp_days) / 365.2425
     return np.where(np.isnan(age), 0.0, np.clip(age, -100, 100) / 10.0).astype(np.float32)
-
-
-def _floats(values) -> np.ndarray:
-    if np.ma.isMaskedArray(values):
-        return np.asarray(np.ma.filled(values.astype(float), np.nan), dtype=float)
-    return np.asarray(values, dtype=float)
 
 
 def _codes(values, vocab: list[str]) -> np.ndarray:

@@ -105,13 +105,24 @@ def _as_int64(values) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
+def _epoch_us(t: Table) -> exp.Expression:
+    """Epoch microseconds of ``t``'s time column. A nanosecond time is rounded up to the next
+    microsecond: a row 400 ns after an anchor (which has microseconds) stays after it."""
+    c = column(t.time_column)
+    us = exp.func("epoch_us", exp.cast(c, "TIMESTAMP"))
+    if t.column(t.time_column).dtype.upper() != "TIMESTAMP_NS":
+        return us
+    ns = exp.DataType.build("TIMESTAMP_NS", dialect="duckdb")
+    rounded_down = exp.LT(this=exp.cast(exp.cast(c, "TIMESTAMP"), ns), expression=c)
+    return exp.Add(this=us, expression=exp.cast(rounded_down, "BIGINT"))
+
+
 def node_times(con, t: Table) -> np.ndarray:
     """Epoch microseconds of every row of ``t`` in node order (STATIC / NEVER as above)."""
     if t.time_column is None:
         return np.full(t.rows, STATIC, dtype=np.int64)
-    out = _fetch(con, render(
-        "SELECT COALESCE(epoch_us(CAST(:c AS TIMESTAMP)), ?) AS t FROM :t ORDER BY :o",
-        c=t.time_column, t=table_ref(t.name), o=_node_order(t)), [int(NEVER)])
+    out = _fetch(con, render("SELECT COALESCE(:us, ?) AS t FROM :t ORDER BY :o", us=_epoch_us(t),
+                             t=table_ref(t.name), o=_node_order(t)), [int(NEVER)])
     return _as_int64(out["t"])
 
 
@@ -132,8 +143,7 @@ def fk_pairs(con, child: Table, fk: str, parent: Table) -> tuple[np.ndarray, np.
         "SELECT c.rn AS c, p.rn AS p FROM (SELECT row_number() OVER (ORDER BY :co) - 1 AS rn, "
         ":fk AS k, :tc AS t FROM :child) AS c JOIN (SELECT row_number() OVER (ORDER BY :pk) - 1"
         " AS rn, :pk AS k FROM :parent) AS p ON c.k = p.k ORDER BY c.t NULLS LAST, c.rn",
-        tc=exp.cast(column(child.time_column), "TIMESTAMP") if child.time_column
-        else exp.Literal.number(0),
+        tc=_epoch_us(child) if child.time_column else exp.Literal.number(0),
         co=_node_order(child), fk=fk, child=table_ref(child.name), pk=parent.primary_key,
         parent=table_ref(parent.name))
     out = _fetch(con, sql)
@@ -181,13 +191,18 @@ def build_graph(con, tables: list[str] | None = None, schema: Schema | None = No
             edge_types.append((child, f"f2p_{fk}", parent))
             parts.append((p, c, child, parent, True))    # pairs come in child time order
             edge_types.append((parent, f"rev_f2p_{fk}", child))
-            parts.append((c, p, parent, child, True))    # at most one parent per row
+            parts.append((c, p, parent, child, False))   # at most one parent per row
     index = {n: i for i, n in enumerate(names)}
     indptrs, indices, nbr_times, row_off, max_degree = [], [], [], [], []
     rows_so_far = edges_so_far = 0
-    for dst, src, src_type, dst_type, ordered in parts:
+    for dst, src, src_type, dst_type, f2p in parts:
         n_dst = described[dst_type].rows
-        ip, ix, nt = build_csr(dst, src, times[src_type], n_dst, ordered)
+        ip, ix, nt = build_csr(dst, src, times[src_type], n_dst, ordered=True)
+        if not f2p:
+            # the link from a row to the row its key names is known once the row holding the
+            # key is: an entity seed whose own row is not visible yet reaches no parent
+            holder = np.repeat(np.arange(n_dst, dtype=np.int64), np.diff(ip))
+            nt = np.maximum(nt, times[dst_type][holder])
         row_off.append(rows_so_far)
         indptrs.append(ip + edges_so_far)
         indices.append(ix + type_offset[index[src_type]])

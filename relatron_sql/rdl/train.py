@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from .. import metrics
+from .. import metrics, registry
+from ..arrays import floats
 from ..errors import TrainError, bad_argument
 from ..families import Rows
 from ..schema import Schema, read_schema
@@ -90,7 +91,7 @@ def history(con, task: Task, rows: Rows, label_mean: float, label_std: float) ->
                       "anchor_time": pa.array(np.asarray(rows.anchor_time,
                                                          dtype="datetime64[us]")),
                       "entity_id": pa.array(np.asarray(rows.entity_id).astype(str))})
-    cur = con.cursor()
+    cur = registry.cursor(con)
     try:
         cur.register("relatron_rdl_rows", table)
         out = cur.execute(
@@ -106,13 +107,10 @@ def history(con, task: Task, rows: Rows, label_mean: float, label_std: float) ->
     has = count > 0
 
     def std(col):
-        v = np.asarray(np.ma.filled(out[col].astype(float), np.nan)
-                       if np.ma.isMaskedArray(out[col]) else out[col], dtype=float)
+        v = floats(out[col])
         return np.where(has & ~np.isnan(v), (v - label_mean) / label_std, 0.0)
 
-    age = out["age"]
-    age = np.asarray(np.ma.filled(age.astype(float), np.nan) if np.ma.isMaskedArray(age)
-                     else age, dtype=float)
+    age = floats(out["age"])
     recency = np.where(has & ~np.isnan(age), np.log1p(np.maximum(age, 0)) / 5.0, 0.0)
     return np.stack([np.log1p(count) / 3.0, has, std("mean"), std("last"), recency],
                     1).astype(np.float32)

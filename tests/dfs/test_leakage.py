@@ -135,3 +135,24 @@ def test_f1_future_rows_on_every_path_table_change_nothing(f1_con):
     moved = feature_matrix(con, plan, info, at, ei)
     j = [f["name"] for f in plan.features].index("results_races_year_max")
     assert np.nanmax(moved[:, j]) < 2100
+
+
+def test_label_history_waits_for_a_fractional_horizon_to_close(con):
+    """A horizon of 30 days and 0.9 s: 0.4 s after 30 days, the first window is still open,
+    so its label is not history yet (the horizon is not cut to whole seconds)."""
+    from relatron_sql.task import create_task
+    from relatron_sql.testing import ACTIVE_SQL, make_database
+    make_database(con, n_users=60, seed=1, tasks=False)
+    start = dt.datetime(2020, 1, 1)
+    create_task(con, "act", "users", ACTIVE_SQL, horizon=dt.timedelta(days=30, milliseconds=900),
+                val_timestamp=start + dt.timedelta(days=219),
+                test_timestamp=start + dt.timedelta(days=292))
+    task = load_task(con, "act")
+    rows = task_rows(con, "act", "train")
+    first = rows["anchor_time"].min().astype("datetime64[us]")
+    entity = rows["entity_id"][rows["anchor_time"] == rows["anchor_time"].min()][:1]
+    plan, info = _plan(con, "users", "act", 1)
+    count = [f["name"] for f in plan.features].index("history_label_count")
+    for after, expected in ((np.timedelta64(400, "ms"), 0), (np.timedelta64(900, "ms"), 1)):
+        at = np.array([first + np.timedelta64(30, "D") + after])
+        assert feature_matrix(con, plan, info, at, entity)[0][count] == expected

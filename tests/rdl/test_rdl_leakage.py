@@ -158,10 +158,14 @@ def test_a_seed_dated_before_its_entity_row_carries_nothing_of_it(gen_con):
     assert feats["users"].num[late].any() and feats["users"].cat[late].any()
     assert not seeds.x_num[data.seed_index].any() and not seeds.x_cat[data.seed_index].any()
     assert not seeds.rel_time[data.seed_index].any()
+    # nor follow its keys: its group (and the group's other members) is not reached through it
+    groups = g.type_id("groups")
+    assert not np.any((out.hop == 1) & (out.node_type == groups))
     # the same users a microsecond after signing up are read as they are
-    data = to_hetero(g, feats, NeighborSampler(g, [5, 3], "last").sample("users", late,
-                                                                          signup[late]))
+    after = NeighborSampler(g, [5, 3], "last").sample("users", late, signup[late])
+    data = to_hetero(g, feats, after)
     assert np.array_equal(data["users"].x_cat[data.seed_index].numpy(), feats["users"].cat[late])
+    assert np.sum((after.hop == 1) & (after.node_type == groups)) == len(late)
 
 
 def test_column_kinds_are_decided_on_rows_known_at_the_training_cutoff(gen_con):
@@ -184,3 +188,23 @@ def test_column_kinds_are_decided_on_rows_known_at_the_training_cutoff(gen_con):
     assert [f["name"] for f in build_plan(gen_con, task)[0].features] == plan_before
     assert any("channel" in name for name in plan_before)
     assert {n: e.config() for n, e in Prepared.build(gen_con, task).encoders.items()} == enc_before
+
+
+def test_a_nanosecond_time_just_after_an_anchor_stays_after_it(gen_con):
+    """Anchors have microseconds; a row 400 ns after one is in its label window, so the graph
+    must not round its time down to the anchor (DuckDB's cast to TIMESTAMP rounds)."""
+    gen_con.execute("ALTER TABLE orders ALTER time TYPE TIMESTAMP_NS")
+    t = dt.datetime(2020, 8, 7)
+    gen_con.execute("INSERT INTO orders VALUES (999998, 1, 0, TIMESTAMP_NS "
+                    "'2020-08-06 23:59:59.9999994', 1.0, 'web'), (999999, 1, 0, TIMESTAMP_NS "
+                    "'2020-08-07 00:00:00.0000004', 1.0, 'web')")
+    g = graph_for(gen_con, "users")
+    orders = g.type_offset[g.type_id("orders")]
+    time_of = {k: g.node_time[orders + int(np.argmax(g.keys["orders"] == k))]
+               for k in ("999998", "999999")}
+    t_us = np.datetime64(t, "us").astype(np.int64)
+    assert time_of["999999"] == t_us + 1 and time_of["999998"] == t_us
+    user = g.locate("users", np.array(["1"]))
+    out = NeighborSampler(g, [-1], "last").sample("users", user, np.array([t_us]))
+    sampled = set(g.keys["orders"][out.node[out.node_type == g.type_id("orders")] - orders])
+    assert "999998" in sampled and "999999" not in sampled
