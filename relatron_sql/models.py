@@ -26,8 +26,7 @@ from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
 from .schema import declarations, read_schema
 from .sqlbuild import render, table as table_ref
-from .task import (SPLITS, Task, check_entity_table, check_learnable, load_task, task_rows,
-                   time_bounds)
+from .task import SPLITS, Task, check_entity_table, check_learnable, load_task, task_rows
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +46,20 @@ def library_versions() -> dict[str, str]:
 
 
 def data_fingerprint(con, task: Task) -> str:
-    """Hash of row counts and last times of every table linked to the task, and its rows."""
+    """Hash of what a model of the task learns from: the task's definition and rows, and every
+    linked table's keys, time column, columns with their types, and contents (an
+    order-independent sum of row hashes: an UPDATE changes it as an INSERT does)."""
     schema = read_schema(con, count_dangling=False)
-    parts = [task.name, json.dumps(task.counts, sort_keys=True), task.label_sql]
+    parts = [task.name, json.dumps(task.counts, sort_keys=True), task.label_sql,
+             str(con.execute("SELECT SUM(hash(*COLUMNS(*))) FROM relatron.task_rows WHERE "
+                             "task = ?", [task.name]).fetchall()[0][0])]
     for name in schema.component(task.entity):
         t = schema.tables[name]
-        parts.append(f"{name}:{t.rows}")
-        if t.time_column:
-            parts.append(str(time_bounds(con, schema, [name])))
+        contents = con.execute(render("SELECT COUNT(*), SUM(hash(*COLUMNS(*))) FROM :t",
+                                      t=table_ref(name))).fetchall()[0]
+        parts.append(json.dumps([name, t.primary_key, sorted(t.foreign_keys.items()),
+                                 t.time_column, [(c.name, c.dtype) for c in t.columns],
+                                 str(contents)]))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -150,11 +155,12 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     chosen, decision = choose_family(con, task, family)
     priors = _priors(con, decision)
     fam = _Both(priors, budget) if chosen == "both" else families.get(chosen)
+    # what the caller asked for, so that a call reuses only a model searched as it asks: both
+    # families without a budget run their own (RDL's grows with the bank's priors, and a call
+    # that was reused must stay reused when the bank grows)
+    asked = budget if isinstance(fam, _Both) else budget or fam.default_budget
     budget = budget or fam.default_budget
-    # the trials each family searched, so that a call reuses only a model searched as it asks
-    planned = ({f: fam.budget_of(f) for f in ("dfs", "rdl")} if isinstance(fam, _Both)
-               else budget)
-    call = {"family": family, "budget": planned, "seed": seed, "device": device,
+    call = {"family": family, "budget": asked, "seed": seed, "device": device,
             "time_budget": time_budget}
     if not retrain:
         previous = _same_call(con, name, call, fingerprint)
@@ -327,6 +333,24 @@ def active_model(con, name: str, load: bool = True):
     return task, int(version), family, loader.load(json.loads(config), artifacts)
 
 
+def score(con, task: Task, version: int, model, rows: Rows) -> np.ndarray:
+    """The model's predictions for ``rows``. A model reads the tables and columns it was
+    trained on: one that was dropped or renamed since is named, with what to do."""
+    if not len(rows):
+        return np.array([])
+    try:
+        return model.predict(con, task, rows)
+    except (duckdb.BinderException, duckdb.CatalogException) as e:
+        # DuckDB names a missing column, or (for a compiled feature query) only an alias
+        detail = str(e).split("\n")[0].split(": ", 1)[-1]
+        detail = f" ({detail})" if "column" in detail else ""
+        raise bad_argument("name", f"the model of task {task.name!r} (version {version}) reads "
+                           "a table or column the database no longer has as it had when the "
+                           f"model was trained{detail}; restore it, or retrain with "
+                           f"relatron_train({task.name!r}, retrain := true)", None,
+                           TrainError) from None
+
+
 def _fresh_rows(con, task: Task, anchor_time) -> Rows:
     """Every entity that exists at ``anchor_time``: each row of a static entity table; of a
     timed one, the rows whose time is at or before it (a NULL time never is, as for features)."""
@@ -367,7 +391,7 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
         rows, label = _fresh_rows(con, task, anchor_time), "fresh"
     else:
         rows, label = split_rows(con, task, split), split
-    values = model.predict(con, task, rows) if len(rows) else np.array([])
+    values = score(con, task, version, model, rows)
     import pyarrow as pa
     batch = pa.table({"entity_id": pa.array(rows.entity_id.astype(str)),
                       "anchor_time": pa.array(rows.anchor_time.astype("datetime64[us]")),
@@ -399,7 +423,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, name: str, split: str = "test") -> 
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     task, version, family, model = active_model(con, name)
     rows = split_rows(con, task, split)
-    out = metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
+    out = metrics.evaluate(task.kind, rows.label, score(con, task, version, model, rows))
     return {"name": name, "split": split, "version": version, "family": family,
             "metric": task.metric, "metrics": out, "baseline": baseline_metrics(con, task, rows)}
 
@@ -432,7 +456,9 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
 
 def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
     """Per family, the best configurations of the two bank tasks most similar to this one
-    (by its routing signals); empty without signals or a readable bank."""
+    (by its routing signals); empty without signals or a readable bank. The task's own earlier
+    records (the shipped bank's, and this database's trainings of it) may be among them: their
+    configurations were chosen on validation, and no test result goes into a prior."""
     signals = (decision or {}).get("signals")
     if not signals:
         return {}
@@ -442,9 +468,7 @@ def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
     except bank.BankError as e:
         log.warning("no search priors: %s", e)
         return {}
-    task = (decision or {}).get("task")
-    return {family: [n["config"] for n in bank.nearest(rows, signals, family, k=2,
-                                                      exclude_task=task)]
+    return {family: [n["config"] for n in bank.nearest(rows, signals, family, k=2)]
             for family in ("dfs", "rdl")}
 
 

@@ -118,6 +118,86 @@ def declarations(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
                    "time_column": r[3]} for r in rows}
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning("%s", message)
+
+
+def no_table(con: duckdb.DuckDBPyConnection, name: str, argument: str, valid,
+             error: type = SchemaError) -> Exception:
+    """The error for a table argument that names no table Relatron reads, saying why when it
+    can: a view (dbt's default materialisation), another case, or a table left out for a stale
+    declaration."""
+    views = [v for (v,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND "
+        "schema_name = 'main' AND NOT internal AND lower(view_name) = lower(?)",
+        [name]).fetchall()]
+    tables = user_tables(con)
+    if views:
+        reason = (f"{views[0]!r} is a view, and Relatron reads tables: materialise it (CREATE "
+                  f"TABLE ... AS FROM {views[0]}, or materialized='table' in dbt)")
+    elif name in tables and stale_time_column(con, name):
+        reason = (f"table {name!r} is left out: its declared time column "
+                  f"{stale_time_column(con, name)!r} is gone; relatron_declare('{name}', "
+                  "time_column := ...) names the one it has now ('' for none)")
+    else:
+        other = [t for t in tables if t.lower() == str(name).lower()]
+        reason = f"no table {name!r}" + (f" (there is {other[0]!r}: names match exactly)"
+                                          if other else "")
+    return bad_argument(argument, reason, valid, error)
+
+
+def stale_time_column(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """The time column declared for table ``name`` when the table no longer has it (a table
+    re-created without it); ``None`` otherwise."""
+    declared = declarations(con).get(name, {}).get("time_column")
+    if declared and declared not in {c for c, _ in table_columns(con, name)}:
+        return declared
+    return None
+
+
+def current_declarations(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, dict]:
+    """Per table of ``names``, what its declaration says that still holds. A table may have
+    been dropped or re-created since it was declared (a dbt full refresh): a declared key
+    whose column or referenced table is gone is dropped, and a table whose declared time
+    column is gone is left out (read as static, every future row of it would be visible),
+    each with a warning, until relatron_declare says what holds now."""
+    declared = declarations(con)
+    out: dict[str, dict] = {}
+    for name in names:
+        decl = dict(declared.get(name, {}))
+        columns = {c for c, _ in table_columns(con, name)}
+        time_col = decl.get("time_column")
+        if time_col and time_col not in columns:
+            _warn_once(f"{name}: its declared time column {time_col!r} is gone, so the table "
+                       f"is left out; relatron_declare('{name}', time_column := ...) names "
+                       "the one it has now ('' for none)")
+            continue
+        if decl.get("primary_key") and decl["primary_key"] not in columns:
+            _warn_once(f"{name}: its declared primary key {decl['primary_key']!r} is gone")
+            decl["primary_key"] = None
+        kept = {}
+        for col, parent in (decl.get("foreign_keys") or {}).items():
+            if col in columns and parent in names:
+                kept[col] = parent
+            else:
+                _warn_once(f"{name}.{col}: its declared foreign key to {parent!r} is left out "
+                           f"({'the column' if col not in columns else 'that table'} is gone)")
+        decl["foreign_keys"] = kept
+        out[name] = decl
+    for name, decl in out.items():   # keys into a table that was left out
+        for col, parent in list(decl["foreign_keys"].items()):
+            if parent not in out:
+                _warn_once(f"{name}.{col}: its foreign key to {parent!r} is left out, as that "
+                           "table is")
+                del decl["foreign_keys"][col]
+    return out
+
+
 def _constraints(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[str, dict]]:
     pks: dict[str, str] = {}
     fks: dict[str, dict[str, str]] = {}
@@ -152,14 +232,18 @@ def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True,
     rows from later periods cannot change what a column is; row counts are always whole.
     """
     names = user_tables(con)
-    declared = declarations(con)
+    declared = current_declarations(con, names)
     pks, fks = _constraints(con)
     described = {}
     for name in names:
+        if name not in declared:
+            continue   # left out: its declared time column is gone
         info = table_columns(con, name)
-        decl = declared.get(name, {})
+        decl = declared[name]
         pk = decl.get("primary_key") or pks.get(name)
-        foreign = {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}
+        foreign = {col: parent for col, parent in
+                   {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}.items()
+                   if parent in declared}
         time_col = decl.get("time_column")
         stats = _column_stats(con, name, [c for c, _ in info], time_col, as_of)
         cols = []
@@ -242,15 +326,18 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
     """Record keys and the time column of ``table_name``; validated against the database.
 
     Only the arguments given change: one left out (``None``, or NULL from SQL) keeps what an
-    earlier declaration of the table said. ``foreign_keys`` replaces the table's declared
-    foreign keys as a whole; an empty map clears them. With ``replace`` (a loader that has just
+    earlier declaration of the table said, and an empty ``primary_key`` or ``time_column``
+    ('') clears it. ``foreign_keys`` replaces the table's declared foreign keys as a whole; an
+    empty map clears them (keys from DuckDB constraints stay). With ``replace`` (a loader that has just
     created the table), the arguments are the whole declaration.
     """
     names = user_tables(con)
     if table_name not in names:
-        raise bad_argument("table_name", f"no table {table_name!r}", names, SchemaError)
+        raise no_table(con, table_name, "table_name", names)
     types = dict(table_columns(con, table_name))
     columns = list(types)
+    given = {"primary_key": primary_key, "time_column": time_column}   # '' clears
+    primary_key, time_column = primary_key or None, time_column or None
     for argument, col in (("primary_key", primary_key), ("time_column", time_column)):
         if col is not None and col not in columns:
             raise bad_argument(argument, f"table {table_name!r} has no column {col!r}", columns,
@@ -270,15 +357,14 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
     _check_keys(con, table_name, primary_key, foreign_keys, replace)
     with registry.transaction(con) as cur:
         earlier = {} if replace else declarations(cur).get(table_name, {})
-        merged = {"primary_key": primary_key, "time_column": time_column,
-                  "foreign_keys": None if foreign_keys is None else dict(foreign_keys)}
+        merged = {**given, "foreign_keys": None if foreign_keys is None else dict(foreign_keys)}
         merged = {k: earlier.get(k) if v is None else v for k, v in merged.items()}
         cur.execute("DELETE FROM relatron.declarations WHERE table_name = ?", [table_name])
         cur.execute("INSERT INTO relatron.declarations (table_name, primary_key, foreign_keys, "
                     "time_column) VALUES (?, ?, ?, ?)",
-                    [table_name, merged["primary_key"],
+                    [table_name, merged["primary_key"] or None,
                      json.dumps(merged["foreign_keys"] or {}, sort_keys=True),
-                     merged["time_column"]])
+                     merged["time_column"] or None])
     return f"declared {table_name}"
 
 

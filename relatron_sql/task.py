@@ -20,7 +20,8 @@ from sqlglot import exp
 
 from . import registry
 from .errors import TaskError, bad_argument
-from .schema import NUMERIC_TYPES, Schema, read_schema, table_columns
+from .schema import (NUMERIC_TYPES, Schema, no_table, read_schema, stale_time_column,
+                     table_columns)
 from .sqlbuild import render, table as table_ref
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,9 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
     if kind not in KINDS:
         raise bad_argument("kind", f"unknown kind {kind!r}", KINDS, TaskError)
     schema = schema or read_schema(con, count_dangling=False)
-    ent = schema.table(entity, "entity")
+    if entity not in schema.tables:
+        raise no_table(con, entity, "entity", schema.tables, TaskError)
+    ent = schema.tables[entity]
     if ent.primary_key is None:
         raise bad_argument("entity", f"table {entity!r} has no primary key; declare one with "
                            "relatron_declare(table, primary_key := ...)", None, TaskError)
@@ -362,6 +365,12 @@ def check_entity_table(con, task: Task) -> None:
         raise bad_argument("name", f"task {task.name!r} identifies {task.entity} rows by column "
                            f"{task.entity_key!r}, which the table no longer has; {redefine}",
                            None, TaskError)
+    gone = stale_time_column(con, task.entity)
+    if gone:
+        raise bad_argument("name", f"task {task.name!r} predicts rows of table {task.entity!r}, "
+                           f"whose declared time column {gone!r} is gone; declare the one it "
+                           f"has now with relatron_declare('{task.entity}', time_column := ...) "
+                           "('' for none)", None, TaskError)
 
 
 def check_learnable(con, task: Task) -> None:

@@ -97,3 +97,25 @@ def test_missing_package_names_path_and_pip_install(con, monkeypatch, dataset):
         con.execute(f"SELECT relatron_load('{dataset}')").fetchall()
     assert snapshot(con) == before
     assert con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
+
+
+# -- names already taken -----------------------------------------------------------------------
+def test_a_table_of_another_case_is_in_the_way_and_replace_loads_over_it(con):
+    con.execute('CREATE TABLE "Weather" (x INTEGER)')
+    before = snapshot(con)
+    with pytest.raises(duckdb.Error, match="argument 'replace': table 'Weather' exists"):
+        con.execute("SELECT relatron_load('nycflights13')").fetchall()
+    assert snapshot(con) == before
+    con.execute("SELECT relatron_load('nycflights13', replace := true)").fetchall()
+    assert con.execute("SELECT COUNT(*) FROM weather").fetchall()[0][0] > 1
+
+
+def test_a_view_of_a_dataset_table_name_is_named_and_kept(con):
+    con.execute("CREATE VIEW weather AS SELECT 1 AS x")
+    for call in ("SELECT relatron_load('nycflights13')",
+                 "SELECT relatron_load('nycflights13', replace := true)"):
+        before = snapshot(con)
+        with pytest.raises(duckdb.Error, match="argument 'dataset': view 'weather' exists.*drop "
+                                               "or rename it"):
+            con.execute(call).fetchall()
+        assert snapshot(con) == before

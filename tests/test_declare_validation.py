@@ -135,3 +135,15 @@ def test_shell_shows_one_clear_line(db):
     # DuckDB's reason: a channel value (which one depends on the scan order) that does not convert
     assert re.search(r"Could not convert string '(web|store|app)' to INT64", lines[0]), lines
     assert out.getvalue() == "" and sh.errors == 1
+
+
+def test_a_view_or_a_name_of_another_case_is_said_to_be_one(db):
+    db.execute("CREATE VIEW active_users AS SELECT * FROM users")
+    db.execute('CREATE TABLE "Accounts" (id INTEGER)')
+    _refused(db, "SELECT relatron_declare('active_users', primary_key := 'user_id')",
+             "table_name", "is a view", "materialise it")
+    _refused(db, "SELECT relatron_declare('accounts', primary_key := 'id')", "table_name",
+             "there is 'Accounts'")
+    _refused(db, "SELECT relatron_task('t', entity := 'active_users', label_sql := 'SELECT 1', "
+             "val_timestamp := TIMESTAMP '2020-08-01', test_timestamp := TIMESTAMP "
+             "'2020-10-01')", "entity", "is a view")

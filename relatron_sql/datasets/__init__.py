@@ -10,7 +10,7 @@ import duckdb
 
 from .. import registry
 from ..errors import LoadError, bad_argument
-from ..schema import declare, read_schema, user_tables
+from ..schema import declare, read_schema
 from ..sqlbuild import render, table as table_ref
 from ..task import create_task
 from . import f1, lahman, nycflights, stackexchange
@@ -59,7 +59,19 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
     module = DATASETS[dataset]
     folder = _resolve_path(module, path)
     names = [spec[0] for spec in module.TABLES]
-    clash = sorted(set(names) & set(user_tables(con)))
+    # DuckDB's names are case-insensitive: "Weather" is in the way of weather
+    existing = {n.lower(): (n, kind) for n, kind in con.execute(
+        "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND NOT temporary UNION ALL "
+        "SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary AND NOT internal").fetchall()}
+    found = [existing[n.lower()] for n in names if n.lower() in existing]
+    views = sorted(n for n, kind in found if kind == "view")
+    if views:
+        raise bad_argument("dataset", f"{_exist('view', views)} where the {dataset} dataset puts "
+                           "a table; drop or rename it first (replace := true replaces tables "
+                           "only)", None, LoadError)
+    clash = sorted(n for n, _ in found)
     task_names = [spec["name"] for spec in module.TASKS]
     task_clash = sorted(row[0] for row in con.execute(
         "SELECT name FROM relatron.tasks WHERE list_contains(?, name)", [task_names]).fetchall())
