@@ -140,10 +140,10 @@ def no_table(con: duckdb.DuckDBPyConnection, name: str, argument: str, valid,
     if views:
         reason = (f"{views[0]!r} is a view, and Relatron reads tables: materialise it (CREATE "
                   f"TABLE ... AS FROM {views[0]}, or materialized='table' in dbt)")
-    elif name in tables and stale_time_column(con, name):
-        reason = (f"table {name!r} is left out: its declared time column "
-                  f"{stale_time_column(con, name)!r} is gone; relatron_declare('{name}', "
-                  "time_column := ...) names the one it has now ('' for none)")
+    elif name in tables and (gone := stale_time_column(con, name)):
+        reason = (f"table {name!r} is left out: its declared time column {gone!r} is gone; "
+                  f"relatron_declare('{name}', time_column := ...) names the one it has now "
+                  "('' for none)")
     else:
         other = [t for t in tables if t.lower() == str(name).lower()]
         reason = f"no table {name!r}" + (f" (there is {other[0]!r}: names match exactly)"
@@ -235,15 +235,20 @@ def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True,
     declared = current_declarations(con, names)
     pks, fks = _constraints(con)
     described = {}
+    keyed = {n for n, decl in declared.items() if decl.get("primary_key") or pks.get(n)}
     for name in names:
         if name not in declared:
             continue   # left out: its declared time column is gone
         info = table_columns(con, name)
         decl = declared[name]
         pk = decl.get("primary_key") or pks.get(name)
-        foreign = {col: parent for col, parent in
-                   {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}.items()
-                   if parent in declared}
+        foreign = {}
+        for col, parent in {**fks.get(name, {}), **(decl.get("foreign_keys") or {})}.items():
+            if parent in keyed:
+                foreign[col] = parent
+            elif parent in declared:   # its declared primary key is gone
+                _warn_once(f"{name}.{col}: its foreign key to {parent!r} is left out, as that "
+                           "table has no primary key now")
         time_col = decl.get("time_column")
         stats = _column_stats(con, name, [c for c, _ in info], time_col, as_of)
         cols = []
@@ -383,7 +388,9 @@ def _check_keys(con, table_name: str, primary_key: str | None,
     dtypes = {(t, c): d for t, c, d in con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = "
         "current_database() AND schema_name = 'main'").fetchall()}
-    declared = declarations(con)
+    raw = declarations(con)
+    # the other tables as they hold now (a declared key whose column is gone is no key)
+    declared = {**current_declarations(con, tables), table_name: raw.get(table_name, {})}
     constraint_pks, constraint_fks = _constraints(con)
     keys = {t: declared.get(t, {}).get("primary_key") or constraint_pks.get(t) for t in tables}
     earlier = {} if replace else declared.get(table_name, {})

@@ -55,3 +55,31 @@ def test_an_empty_primary_key_clears_the_declared_one(gen_con):
     assert _schema(gen_con, "items")["item_id"][0] == "feature"
     gen_con.execute("SELECT relatron_declare('items', primary_key := 'item_id')").fetchall()
     assert _schema(gen_con, "items")["item_id"][0] == "pk"
+
+
+def test_an_rdl_model_over_a_dropped_table_names_the_task_and_says_to_retrain(gen_con):
+    gen_con.execute("SELECT relatron_train('user-active', family := 'rdl', time_budget := 3)"
+                    ).fetchall()
+    gen_con.execute("DROP TABLE groups")
+    for sql in ("SELECT relatron_predict('user-active')",
+                "SELECT relatron_evaluate('user-active')"):
+        before = snapshot(gen_con)
+        with pytest.raises(duckdb.Error, match="argument 'name'.*'user-active'.*trained with "
+                                               r"tables \['groups'\].*retrain"):
+            gen_con.execute(sql).fetchall()
+        assert snapshot(gen_con) == before
+
+
+def test_keys_into_a_table_whose_primary_key_is_gone_are_left_out(gen_con):
+    gen_con.execute("CREATE OR REPLACE TABLE users AS SELECT user_id AS uid, group_id, signup, "
+                    "age, segment FROM users")
+    assert _schema(gen_con, "orders")["user_id"][0] == "feature"
+    # a new key into it is refused, naming the argument, until the table has a key again
+    before = snapshot(gen_con)
+    with pytest.raises(duckdb.Error, match="argument 'foreign_keys'.*'users', which has no "
+                                           "primary key"):
+        gen_con.execute("SELECT relatron_declare('orders', foreign_keys := MAP {'user_id': "
+                        "'users', 'item_id': 'items'})").fetchall()
+    assert snapshot(gen_con) == before
+    gen_con.execute("SELECT relatron_declare('users', primary_key := 'uid')").fetchall()
+    assert _schema(gen_con, "orders")["user_id"] == ("fk", "users")

@@ -74,6 +74,13 @@ class Prepared:
         if missing:
             raise bad_argument("name", f"the model was trained without tables {missing}; "
                                "retrain it on the current database", None, TrainError)
+        gone = sorted(set(encoders) - set(graph.node_types))
+        if gone:
+            raise bad_argument("name", f"the model of task {task.name!r} was trained with "
+                               f"tables {gone}, which the "
+                               "database no longer links to the entity (dropped, or left out "
+                               "for a declaration that no longer holds); restore them, or "
+                               "retrain it on the current database", None, TrainError)
         features = {n: encoders[n].encode(con, schema.tables[n]) for n in graph.node_types}
         return cls(graph, encoders, features)
 
@@ -150,7 +157,14 @@ class RDLModel:
 
     def prepared(self, con, task: Task) -> Prepared:
         if self._prepared is None:
-            self._prepared = Prepared.build(con, task, self.encoders)
+            prepared = Prepared.build(con, task, self.encoders)
+            links = set(prepared.graph.edge_types)
+            if links != set(self.net.edge_types):
+                changed = sorted({e[1] for e in links ^ set(self.net.edge_types)})
+                raise bad_argument("name", f"the model of task {task.name!r} was trained on "
+                                   f"other foreign keys than the database has now ({changed}); "
+                                   "retrain it on the current database", None, TrainError)
+            self._prepared = prepared
         return self._prepared
 
     def seeds(self, con, task: Task, rows: Rows, prepared: Prepared):
