@@ -6,7 +6,7 @@ test metric. Writes relatron_sql/data/bank.json (resumable: rows already there a
 
 Usage: .venv/bin/python benchmarks/build_bank.py [--only f1,lahman] [--dfs-budget 6]
        [--rdl-budget 1] [--seconds 400] [--out relatron_sql/data/bank.json] [--keys-only]
-       [--signals-only] [--retrain rdl] [--seed 0]
+       [--signals-only] [--retrain rdl] [--seed 0] [--tasks nycflights13/dest-arrivals,...]
 
 --keys-only trains nothing: it writes each existing row's ``test_key`` (see route/bank.py).
 --signals-only trains nothing: it recomputes the signals of the tasks already in the bank (after
@@ -18,6 +18,7 @@ dropped at the first write: to resume an interrupted retrain, run again without 
 seeds (rows without a seed are seed 0); the bank compares families by their test metric averaged
 over seeds (route/bank.py), so a winner decided by one seed's luck shows as a narrow margin.
 --retrain drops only the rows of the given seed.
+--tasks limits any of these to the named bank tasks (database/task), e.g. to retrain one task.
 """
 from __future__ import annotations
 
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
     ap.add_argument("--signals-only", action="store_true")
     ap.add_argument("--retrain", choices=("dfs", "rdl"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tasks", default="", help="only these database/task keys, comma-separated")
     args = ap.parse_args(argv)
     if args.retrain and (args.keys_only or args.signals_only):
         ap.error("--retrain trains; it cannot go with --keys-only or --signals-only")
@@ -101,14 +103,18 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out)
     rows = json.loads(out.read_text()) if out.exists() else []
     only = set(filter(None, args.only.split(",")))
+    named = set(filter(None, args.tasks.split(",")))
     if args.retrain:
         rows = [r for r in rows if r["family"] != args.retrain or r.get("seed", 0) != args.seed
-                or (only and not _selected(r["database"], only))]
+                or (only and not _selected(r["database"], only))
+                or (named and r["task"] not in named)]
     done = {(r["task"], r["family"]) for r in rows if r.get("seed", 0) == args.seed}
     budgets = {"dfs": args.dfs_budget, "rdl": args.rdl_budget}
     for db, con in databases(only):
         for (name,) in con.execute("SELECT name FROM relatron.tasks ORDER BY name").fetchall():
             key = f"{db}/{name}"
+            if named and key not in named:
+                continue
             task = load_task(con, name)
             test_key = bank_mod.test_key(task)
             own = [r for r in rows if r["task"] == key]
