@@ -19,13 +19,14 @@ import uuid
 
 import duckdb
 import numpy as np
+from sqlglot import exp
 
 from . import families, metrics, registry
 from . import progress as progress_mod
 from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
 from .schema import declarations, read_schema
-from .sqlbuild import render, table as table_ref
+from .sqlbuild import column, render, table as table_ref
 from .task import SPLITS, Task, check_entity_table, check_learnable, load_task, task_rows
 
 log = logging.getLogger(__name__)
@@ -355,10 +356,10 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
     """Every entity that exists at ``anchor_time``: each row of a static entity table; of a
     timed one, the rows whose time is at or before it (a NULL time never is, as for features)."""
     time_col = declarations(con).get(task.entity, {}).get("time_column")
-    exists = "TRUE" if time_col is None else "CAST(:c AS TIMESTAMP) <= ?"
-    ids = con.execute(render(f"SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t WHERE {exists} "
-                             "ORDER BY 1", k=task.entity_key, t=table_ref(task.entity),
-                             **({"c": time_col} if time_col else {})),
+    exists = exp.true() if time_col is None else exp.LTE(
+        this=exp.cast(column(time_col), "TIMESTAMP"), expression=exp.Placeholder())
+    ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t WHERE :w ORDER BY 1",
+                             k=task.entity_key, t=table_ref(task.entity), w=exists),
                       [anchor_time] if time_col else []).fetchall()
     if not ids and time_col is not None:
         first = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)) FROM :t", c=time_col,

@@ -111,6 +111,32 @@ def user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
+def main_relations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """Tables and views of the main schema by lower-case name (DuckDB's names are
+    case-insensitive): name -> (name as created, 'table' or 'view')."""
+    return {n.lower(): (n, kind) for n, kind in con.execute(
+        "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND NOT temporary UNION ALL "
+        "SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary AND NOT internal").fetchall()}
+
+
+def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """(column, data type) of every table of the main schema, in order, in one query."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table_name, column, dtype in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE "
+            "database_name = current_database() AND schema_name = 'main' "
+            "ORDER BY table_name, column_index").fetchall():
+        out.setdefault(table_name, []).append((column, dtype))
+    return out
+
+
+def redeclare_time_hint(name: str) -> str:
+    """What to do about a table whose declared time column is gone."""
+    return f"relatron_declare('{name}', time_column := ...) names the one it has now ('' for none)"
+
+
 def declarations(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     rows = con.execute("SELECT table_name, primary_key, foreign_keys, time_column "
                        "FROM relatron.declarations").fetchall()
@@ -132,22 +158,16 @@ def no_table(con: duckdb.DuckDBPyConnection, name: str, argument: str, valid,
     """The error for a table argument that names no table Relatron reads, saying why when it
     can: a view (dbt's default materialisation), another case, or a table left out for a stale
     declaration."""
-    views = [v for (v,) in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND "
-        "schema_name = 'main' AND NOT internal AND lower(view_name) = lower(?)",
-        [name]).fetchall()]
-    tables = user_tables(con)
-    if views:
-        reason = (f"{views[0]!r} is a view, and Relatron reads tables: materialise it (CREATE "
-                  f"TABLE ... AS FROM {views[0]}, or materialized='table' in dbt)")
-    elif name in tables and (gone := stale_time_column(con, name)):
+    found, kind = main_relations(con).get(str(name).lower(), (None, None))
+    if kind == "view":
+        reason = (f"{found!r} is a view, and Relatron reads tables: materialise it (CREATE "
+                  f"TABLE ... AS FROM {found}, or materialized='table' in dbt)")
+    elif found == name and (gone := stale_time_column(con, name)):
         reason = (f"table {name!r} is left out: its declared time column {gone!r} is gone; "
-                  f"relatron_declare('{name}', time_column := ...) names the one it has now "
-                  "('' for none)")
+                  + redeclare_time_hint(name))
     else:
-        other = [t for t in tables if t.lower() == str(name).lower()]
-        reason = f"no table {name!r}" + (f" (there is {other[0]!r}: names match exactly)"
-                                          if other else "")
+        reason = f"no table {name!r}" + (f" (there is {found!r}: names match exactly)"
+                                          if found else "")
     return bad_argument(argument, reason, valid, error)
 
 
@@ -160,22 +180,24 @@ def stale_time_column(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     return None
 
 
-def current_declarations(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, dict]:
+def current_declarations(con: duckdb.DuckDBPyConnection, names: list[str],
+                         columns_by_table: dict[str, list[tuple[str, str]]] | None = None
+                         ) -> dict[str, dict]:
     """Per table of ``names``, what its declaration says that still holds. A table may have
     been dropped or re-created since it was declared (a dbt full refresh): a declared key
     whose column or referenced table is gone is dropped, and a table whose declared time
     column is gone is left out (read as static, every future row of it would be visible),
     each with a warning, until relatron_declare says what holds now."""
     declared = declarations(con)
+    columns_by_table = columns_by_table or _columns_by_table(con)
     out: dict[str, dict] = {}
     for name in names:
         decl = dict(declared.get(name, {}))
-        columns = {c for c, _ in table_columns(con, name)}
+        columns = {c for c, _ in columns_by_table.get(name, [])}
         time_col = decl.get("time_column")
         if time_col and time_col not in columns:
             _warn_once(f"{name}: its declared time column {time_col!r} is gone, so the table "
-                       f"is left out; relatron_declare('{name}', time_column := ...) names "
-                       "the one it has now ('' for none)")
+                       "is left out; " + redeclare_time_hint(name))
             continue
         if decl.get("primary_key") and decl["primary_key"] not in columns:
             _warn_once(f"{name}: its declared primary key {decl['primary_key']!r} is gone")
@@ -232,14 +254,15 @@ def read_schema(con: duckdb.DuckDBPyConnection, count_dangling: bool = True,
     rows from later periods cannot change what a column is; row counts are always whole.
     """
     names = user_tables(con)
-    declared = current_declarations(con, names)
+    columns_by_table = _columns_by_table(con)
+    declared = current_declarations(con, names, columns_by_table)
     pks, fks = _constraints(con)
     described = {}
     keyed = {n for n, decl in declared.items() if decl.get("primary_key") or pks.get(n)}
     for name in names:
         if name not in declared:
             continue   # left out: its declared time column is gone
-        info = table_columns(con, name)
+        info = columns_by_table.get(name, [])
         decl = declared[name]
         pk = decl.get("primary_key") or pks.get(name)
         foreign = {}

@@ -20,8 +20,8 @@ from sqlglot import exp
 
 from . import registry
 from .errors import TaskError, bad_argument
-from .schema import (NUMERIC_TYPES, Schema, no_table, read_schema, stale_time_column,
-                     table_columns)
+from .schema import (NUMERIC_TYPES, Schema, no_table, read_schema, redeclare_time_hint,
+                     stale_time_column, table_columns)
 from .sqlbuild import render, table as table_ref
 
 log = logging.getLogger(__name__)
@@ -368,9 +368,8 @@ def check_entity_table(con, task: Task) -> None:
     gone = stale_time_column(con, task.entity)
     if gone:
         raise bad_argument("name", f"task {task.name!r} predicts rows of table {task.entity!r}, "
-                           f"whose declared time column {gone!r} is gone; declare the one it "
-                           f"has now with relatron_declare('{task.entity}', time_column := ...) "
-                           "('' for none)", None, TaskError)
+                           f"whose declared time column {gone!r} is gone; "
+                           + redeclare_time_hint(task.entity), None, TaskError)
 
 
 def check_learnable(con, task: Task) -> None:

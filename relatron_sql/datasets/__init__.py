@@ -10,7 +10,7 @@ import duckdb
 
 from .. import registry
 from ..errors import LoadError, bad_argument
-from ..schema import declare, read_schema
+from ..schema import declare, main_relations, read_schema
 from ..sqlbuild import render, table as table_ref
 from ..task import create_task
 from . import f1, lahman, nycflights, stackexchange
@@ -60,11 +60,7 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
     folder = _resolve_path(module, path)
     names = [spec[0] for spec in module.TABLES]
     # DuckDB's names are case-insensitive: "Weather" is in the way of weather
-    existing = {n.lower(): (n, kind) for n, kind in con.execute(
-        "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = "
-        "current_database() AND schema_name = 'main' AND NOT temporary UNION ALL "
-        "SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND NOT temporary AND NOT internal").fetchall()}
+    existing = main_relations(con)
     found = [existing[n.lower()] for n in names if n.lower() in existing]
     views = sorted(n for n, kind in found if kind == "view")
     if views:

@@ -189,9 +189,11 @@ def build_graph(con, tables: list[str] | None = None, schema: Schema | None = No
                 continue
             c, p = fk_pairs(con, described[child], fk, described[parent])
             edge_types.append((child, f"f2p_{fk}", parent))
-            parts.append((p, c, child, parent, True))    # pairs come in child time order
+            # (destinations, sources, source type, destination type, is f2p); both come
+            # ordered by source time: f2p pairs in child time order, and a row has one parent
+            parts.append((p, c, child, parent, True))
             edge_types.append((parent, f"rev_f2p_{fk}", child))
-            parts.append((c, p, parent, child, False))   # at most one parent per row
+            parts.append((c, p, parent, child, False))
     index = {n: i for i, n in enumerate(names)}
     indptrs, indices, nbr_times, row_off, max_degree = [], [], [], [], []
     rows_so_far = edges_so_far = 0

@@ -77,10 +77,10 @@ class Prepared:
         gone = sorted(set(encoders) - set(graph.node_types))
         if gone:
             raise bad_argument("name", f"the model of task {task.name!r} was trained with "
-                               f"tables {gone}, which the "
-                               "database no longer links to the entity (dropped, or left out "
-                               "for a declaration that no longer holds); restore them, or "
-                               "retrain it on the current database", None, TrainError)
+                               f"tables {gone}, which the database no longer links to the "
+                               "entity (dropped, or left out for a declaration that no longer "
+                               "holds); restore them, or retrain it on the current database",
+                               None, TrainError)
         features = {n: encoders[n].encode(con, schema.tables[n]) for n in graph.node_types}
         return cls(graph, encoders, features)
 
