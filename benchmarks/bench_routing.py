@@ -74,6 +74,16 @@ def gap_homophily_logistic(train: list[dict], l2: float = 1.0):
     return lambda sig: model(features(sig))
 
 
+def gap_logistic(train: list[dict], l2: float = 1.0):
+    """For comparison (added 2026-12-02, after the nested check below was fixed): logistic
+    regression on the affinity gap with an intercept, so that equal affinities need not mean
+    even odds."""
+    gaps = np.array([selector.affinity_gap(o["signals"]) or 0.0 for o in train])
+    scale = float(gaps.std()) or 1.0
+    model = _logistic(gaps[:, None] / scale, _wins(train), l2)
+    return lambda sig: model(np.array([(selector.affinity_gap(sig) or 0.0) / scale]))
+
+
 def nearest_tasks(train: list[dict], k: int = 5):
     """For comparison: the share of RDL wins among the k bank tasks most similar by cosine on
     standardised signals (the similarity the pruned search uses)."""
@@ -151,6 +161,7 @@ def main(path=None, path_depth: str = "2") -> None:
     picks: dict[str, list[tuple[dict, float]]] = {"ours": [], "always RDL": [], "always DFS": [],
                                                  "logistic, all signals": [],
                                                  "logistic, gap + homophily + autocorr.": [],
+                                                 "logistic, gap + intercept": [],
                                                  "5 nearest bank tasks": [],
                                                  "better validation score": []}
     for db in dbs:
@@ -159,6 +170,7 @@ def main(path=None, path_depth: str = "2") -> None:
         logistic = all_signals_logistic(train)
         near = nearest_tasks(train)
         gap_h = gap_homophily_logistic(train)
+        gap_i = gap_logistic(train)
         for o in (o for o in outcomes if o["database"] == db):
             p = model.probability(o["signals"])
             pick_rdl = p >= 0.5
@@ -166,6 +178,7 @@ def main(path=None, path_depth: str = "2") -> None:
                                ("logistic, all signals", logistic(o["signals"]) >= 0.5),
                                ("logistic, gap + homophily + autocorr.",
                                 gap_h(o["signals"]) >= 0.5),
+                               ("logistic, gap + intercept", gap_i(o["signals"]) >= 0.5),
                                ("5 nearest bank tasks", near(o["signals"]) >= 0.5),
                                ("better validation score", validation_pick(o))):
                 picks[rule].append((o, float(pick)))

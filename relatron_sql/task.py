@@ -66,7 +66,9 @@ class Task:
 
     @property
     def training_cutoff(self) -> dt.datetime:
-        """The end of the last training label's window: what fitting may know of the data."""
+        """The last training anchor, ``val_timestamp - horizon``: encoders, categories and column
+        kinds are fitted on rows known then. (That anchor's label window reaches
+        ``val_timestamp``; stopping at the anchor is the cautious side.)"""
         return self.val_timestamp - self.horizon
 
     def sort_key(self, score: float | None) -> float:
@@ -338,12 +340,17 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
         if not np.all((values >= 0) & (values == np.round(values))):
             raise bad_argument("label_sql", "multiclass labels must be class numbers 0, 1, 2, …",
                                None, TaskError)
-        num_classes = int(values.max()) + 1 if values.size else 0
     cur.execute("DELETE FROM relatron.task_rows WHERE task = ?", [name])
     cur.execute(q(
         "INSERT INTO relatron.task_rows SELECT ?, a.split, a.anchor_time, CAST(l.:e AS VARCHAR), "
         "CAST(l.:l AS DOUBLE) FROM relatron_labels AS l JOIN relatron_anchors AS a "
         "ON CAST(l.:t AS TIMESTAMP) = a.anchor_time WHERE l.:l IS NOT NULL", **parts), [name])
+    if kind == "multiclass":
+        # the classes a model is fitted and selected on: a class first seen on test rows must
+        # not widen (and so change) the models, which cannot predict it anyway
+        top = cur.execute("SELECT MAX(label) FROM relatron.task_rows WHERE task = ? AND split "
+                          "IN ('train', 'val')", [name]).fetchall()[0][0]
+        num_classes = 0 if top is None else int(top) + 1
     stats = cur.execute("SELECT split, COUNT(*), AVG(label) FROM relatron.task_rows WHERE task = ?"
                         " GROUP BY split", [name]).fetchall()
     counts = {s: {"rows": 0, "mean_label": None} for s in SPLITS}

@@ -320,3 +320,95 @@ def test_the_routed_task_own_test_record_is_left_out(gen, tmp_path):
     # 24 shipped tasks + 2 trained here, less t0 (same test key) and user-active (same name)
     assert "selector fitted on 24 bank tasks" in out["reason"]
     assert bank.test_key(load_task(gen, "user-spend")) != key
+
+
+def test_a_foreign_key_of_another_numeric_type_still_links_entities(gen):
+    """A key stored as DOUBLE (a CSV column with NULLs) names entity 1 as 1.0: homophily must
+    read it through the entity key's type, not drop the meta-path for want of matches."""
+    task = load_task(gen, "user-active")
+    before = signals.compute(gen, task, affinities=False)["metapaths"]
+    gen.execute("ALTER TABLE orders ALTER user_id TYPE DOUBLE")
+    after = signals.compute(gen, task, affinities=False)["metapaths"]
+    path = "users<-orders.user_id|orders.item_id->items"
+    assert before[path]["edges"] > 0
+    assert after[path] == before[path]
+
+
+def test_follows_of_another_key_type_still_link_directly(gen):
+    _with_follows(gen, n=300)
+    task = load_task(gen, "user-active")
+    direct = [p for p in signals.metapaths(signals.read_schema(gen), "users") if p.direct]
+    before = {p.name: len(signals._pairs(gen, task, p, signals._anchor_sample(gen, task))[0])
+              for p in direct}
+    gen.execute("ALTER TABLE follows ALTER follower TYPE DOUBLE")
+    gen.execute("ALTER TABLE follows ALTER followee TYPE DOUBLE")
+    after = {p.name: len(signals._pairs(gen, task, p, signals._anchor_sample(gen, task))[0])
+             for p in direct}
+    assert before and all(v > 0 for v in before.values()) and after == before
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("signal", "high", "signal 'feature_affinity' is not a number"),
+    ("val_metric", "n/a", "val_metric is not a number"),
+    ("test_metric", {"auroc": 0.8}, "test_metric is not a number"),
+    ("seed", [0, 1], "seed must be"),
+])
+def test_a_bank_row_of_the_wrong_type_is_a_bank_error_and_routing_searches_both(
+        gen, tmp_path, field, value, says):
+    rows = _synthetic_bank(np.random.default_rng(1))
+    if field == "signal":
+        rows[3]["signals"] = {**rows[3]["signals"], "feature_affinity": value}
+    else:
+        rows[3][field] = value
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(bank.BankError, match=f"row 3 \\('t1'\\): {says}"):
+        bank.load(path)
+    out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+    assert out["family"] == "both" and says in out["reason"]
+
+
+def test_an_unreadable_row_trained_here_is_left_out_with_a_warning(gen, tmp_path, caplog):
+    rows = _synthetic_bank(np.random.default_rng(1))
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(rows))
+    for signals_json in ("{not json", json.dumps({"feature_affinity": "x"}), "[1, 2]"):
+        gen.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
+                    "val_metric, test_metric) VALUES ('hand-edited', 'here', ?, 'dfs', '{}', "
+                    "0.7, 0.7)", [signals_json])
+    with caplog.at_level("WARNING"):
+        assert router.user_bank_rows(gen) == []
+        out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+    assert caplog.text.count("'hand-edited' is left out") >= 3
+    assert "selector fitted on 24 bank tasks" in out["reason"]
+
+
+def test_a_copy_of_a_task_trained_here_does_not_route_on_its_test_record(gen, tmp_path,
+                                                                       monkeypatch):
+    """relatron_train records the task's test key with its bank rows, so the same task under
+    another name is routed without the first one's test result."""
+    from relatron_sql import models
+    from relatron_sql.task import create_task
+    from relatron_sql.testing import ACTIVE_SQL
+    task = load_task(gen, "user-active")
+    sig = {**{k: 0.5 for k in signals.KEYS}, "metric": "auroc"}
+    monkeypatch.setattr(router, "route", lambda con, name, **kw: {
+        "task": name, "family": "dfs", "probability": 0.1, "reason": "test", "signals": sig})
+    models.train(gen, "user-active", family="auto", budget=1)
+    monkeypatch.undo()
+    stored = json.loads(gen.execute("SELECT signals FROM relatron.bank").fetchall()[0][0])
+    assert stored["test_key"] == bank.test_key(task)
+    create_task(gen, "user-active-copy", "users", ACTIVE_SQL, kind="binary",
+                       horizon=task.horizon, val_timestamp=task.val_timestamp,
+                       test_timestamp=task.test_timestamp)
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(_synthetic_bank(np.random.default_rng(1))))
+    out = router.route(gen, "user-active-copy", bank_path=str(path), affinities=False)
+    assert "selector fitted on 24 bank tasks" in out["reason"]
+    assert [r["test_key"] for r in router.user_bank_rows(gen)] == [bank.test_key(task)]
+
+
+@pytest.mark.parametrize("p, family", [(0.8, "rdl"), (0.2, "dfs"), (0.79, "both"),
+                                       (0.21, "both"), (1.0, "rdl"), (0.0, "dfs")])
+def test_the_two_commitment_lines_are_symmetric(p, family):
+    assert router.family_for(p) == family

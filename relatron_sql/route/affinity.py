@@ -42,7 +42,7 @@ def _score(task: Task, label_std: float, y: np.ndarray, pred: np.ndarray) -> flo
 
 def depth1_plan(con, task: Task):
     """The depth-1 DFS features of the feature affinity, with categories taken as the DFS family
-    takes them: from rows known by the last training label's window."""
+    takes them: from rows known at the training cutoff (the last training anchor)."""
     from ..dfs.compile import schema_info
     from ..dfs.enumerate import enumerate_features
     schema = read_schema(con, count_dangling=False, as_of=task.training_cutoff)

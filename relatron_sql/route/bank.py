@@ -41,7 +41,33 @@ def load(path: str | pathlib.Path | None = None) -> list[dict]:
                                              and isinstance(r.get("signals"), dict) for r in rows):
         raise BankError(f"argument 'bank': {path} is not a list of bank rows with task, family "
                         "and signals")
+    for i, row in enumerate(rows):
+        problem = row_problem(row)
+        if problem:
+            raise BankError(f"argument 'bank': {path} row {i} ({row.get('task')!r}): {problem}")
     return rows
+
+
+def _number_or_null(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def row_problem(row: dict) -> str | None:
+    """What makes a bank row unusable (a signal, metric or seed of the wrong type), or None."""
+    if not isinstance(row.get("task"), str) or not isinstance(row.get("family"), str):
+        return "task and family must be strings"
+    bad = [k for k in KEYS if not _number_or_null(row["signals"].get(k))]
+    if bad:
+        return f"signal {bad[0]!r} is not a number"
+    for field in ("val_metric", "test_metric"):
+        if not _number_or_null(row.get(field)):
+            return f"{field} is not a number"
+    seed = row.get("seed")
+    if not (seed is None or isinstance(seed, (int, str)) and not isinstance(seed, bool)):
+        return "seed must be a number or a string"
+    if not isinstance(row.get("metric", "auroc"), str):
+        return "metric must be a string"
+    return None
 
 
 def test_key(task) -> str:

@@ -21,20 +21,32 @@ USER_PREFIX = "user:"
 
 
 def user_bank_rows(con) -> list[dict]:
+    """The bank rows this database's trainings wrote; a row that cannot be read (edited by
+    hand, say) is left out with a warning."""
     rows = con.execute("SELECT task, database, signals, family, config, val_metric, test_metric "
                        "FROM relatron.bank WHERE signals IS NOT NULL").fetchall()
     out = []
     for task, database, sig, family, config, val, test in rows:
-        out.append({"task": USER_PREFIX + task, "database": database, "signals": json.loads(sig),
-                    "family": family, "config": json.loads(config or "null"),
-                    "val_metric": val, "test_metric": test,
-                    "metric": json.loads(sig).get("metric", "auroc")})
+        try:
+            signals = json.loads(sig)
+            row = {"task": USER_PREFIX + task, "database": database, "signals": signals,
+                   "family": family, "config": json.loads(config or "null"),
+                   "val_metric": val, "test_metric": test,
+                   "metric": signals.get("metric", "auroc"),
+                   "test_key": signals.get("test_key")}
+            problem = bank_mod.row_problem(row)
+        except (ValueError, TypeError, AttributeError) as e:
+            problem = f"not readable ({e})"
+        if problem:
+            log.warning("relatron.bank: a row of task %r is left out: %s", task, problem)
+            continue
+        out.append(row)
     return out
 
 
 def family_for(p: float) -> str:
     """The family P(RDL wins) commits to, or "both" when it is not confident either way."""
-    return "rdl" if p >= CONFIDENT else "dfs" if p <= 1 - CONFIDENT else "both"
+    return "rdl" if p >= CONFIDENT else "dfs" if 1 - p >= CONFIDENT else "both"
 
 
 def route(con, name: str, bank_path: str | None = None, affinities: bool = True) -> dict:
@@ -53,8 +65,8 @@ def route(con, name: str, bank_path: str | None = None, affinities: bool = True)
                         reason=f"{e}; searching both families")
         decision["seconds"] = round(time.perf_counter() - started, 3)
         return decision
-    # the task's own record (the shipped bank's, by test key; the user's, by name) holds its
-    # test result: leave it out, so that no family is chosen for its test score
+    # the task's own record (by test key, shipped or trained here; a user's older rows, by
+    # name) holds its test result: leave it out, so that no family is chosen for its test score
     key = bank_mod.test_key(task)
     outcomes = [o for o in bank_mod.outcomes(rows)
                 if o["task"] != USER_PREFIX + name and o.get("test_key") != key]

@@ -4,8 +4,8 @@ The graph signals (homophily, autocorrelation, size) at an anchor t use links an
 time <= t and labels of training anchors only, so planting rows after the last training anchor
 changes none of them. The history baseline and the two affinities are validation scores, as
 model selection is: fitted on training rows and scored on validation rows, they see nothing
-after the validation period, and their encodings come from rows known by the last training
-label's window.
+after the validation period, and their encodings come from rows known at the training cutoff
+(the last training anchor).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ..schema import read_schema
-from ..sqlbuild import render, table as table_ref
+from ..sqlbuild import column, render, table as table_ref
 from ..task import Task
 from .metapaths import MetaPath, metapaths
 
@@ -57,7 +57,7 @@ lab AS (SELECT anchor_time, entity_id, label FROM relatron.task_rows
 
 _PAIRS = _LABELLED + """
 links AS (
-  SELECT DISTINCT a.anchor_time, CAST(c.:ec AS VARCHAR) AS e, c.:sc AS p
+  SELECT DISTINCT a.anchor_time, :ekey AS e, c.:sc AS p
   FROM a JOIN :tbl AS c ON :visible
   WHERE c.:ec IS NOT NULL AND c.:sc IS NOT NULL),
 nodes AS (SELECT * FROM (
@@ -73,7 +73,7 @@ SELECT y1, y2 FROM pairs
 
 _DIRECT_PAIRS = _LABELLED + """
 ends AS (
-  SELECT a.anchor_time, CAST(c.:ec AS VARCHAR) AS e1, CAST(c.:sc AS VARCHAR) AS e2
+  SELECT a.anchor_time, :ekey AS e1, :skey AS e2
   FROM a JOIN :tbl AS c ON :visible
   WHERE c.:ec IS NOT NULL AND c.:sc IS NOT NULL),
 links AS (SELECT DISTINCT anchor_time, least(e1, e2) AS e1, greatest(e1, e2) AS e2 FROM ends
@@ -82,6 +82,15 @@ SELECT x.label AS y1, y.label AS y2
 FROM links AS l JOIN lab AS x ON x.anchor_time = l.anchor_time AND x.entity_id = l.e1
 JOIN lab AS y ON y.anchor_time = l.anchor_time AND y.entity_id = l.e2
 """
+
+
+def _as_entity_id(name: str, key_type: str):
+    """A key column of the entity's table written as ``task_rows.entity_id`` writes the entity's
+    key: through the key's own type, so a DOUBLE foreign key 1.0 names entity '1'."""
+    from sqlglot import exp
+    typed = exp.TryCast(this=column(name, "c"),
+                        to=exp.DataType.build(key_type, dialect="duckdb"))
+    return exp.cast(typed, "VARCHAR")
 
 
 def _pairs(con, task: Task, path: MetaPath, anchors: list) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +104,9 @@ def _pairs(con, task: Task, path: MetaPath, anchors: list) -> tuple[np.ndarray, 
             render("c.:t <= a.anchor_time" + (" AND c.:t > a.anchor_time - ?" if recent else ""),
                    t=path.time_column), read="duckdb")
     sql = render(_DIRECT_PAIRS if path.direct else _PAIRS, tbl=table_ref(path.table),
-                 ec=path.entity_column, sc=path.shared_column, visible=visible)
+                 ec=path.entity_column, sc=path.shared_column, visible=visible,
+                 ekey=_as_entity_id(path.entity_column, task.entity_key_type),
+                 skey=_as_entity_id(path.shared_column, task.entity_key_type))
     # a direct link joins two entities, no group: no hub to sample down
     params = [anchors, task.name] + ([LOOKBACK] if recent else []) + (
         [] if path.direct else [MAX_GROUP])
@@ -212,7 +223,7 @@ def orient(metric: str, score: float | None, label_std: float | None) -> float |
         return None
     if metric != "mae":
         return float(score)
-    return float(1.0 - score / max(label_std or 1.0, 1e-9))
+    return float(1.0 - score / (1.0 if label_std is None else max(label_std, 1e-9)))
 
 
 def vector(signals: dict) -> np.ndarray:

@@ -85,6 +85,27 @@ def test_multiclass(fresh_gen):
     assert preds[0][0] > 0 and {v[0] for v in values} <= {0.0, 1.0, 2.0}
 
 
+def test_a_class_first_seen_on_test_rows_changes_no_model(fresh_gen):
+    """The output width (and with it the models) comes from the training and validation labels:
+    the same train and val rows train the same model whether or not test has an extra class."""
+    con = fresh_gen
+    results = {}
+    for name, cap in (("capped", "2"), ("extra", "CASE WHEN a.split = 'test' THEN 3 ELSE 2 END")):
+        sql = MULTI_SQL.replace("2) AS label", cap + ") AS label")
+        create_task(con, name, "users", sql, kind="multiclass",
+                    horizon=__import__("datetime").timedelta(days=30),
+                    val_timestamp="2020-08-07", test_timestamp="2020-10-19", replace=True)
+        results[name] = models.train(con, name, family="dfs", budget=1, seed=0)
+    classes = dict(con.execute("SELECT name, num_classes FROM relatron.tasks").fetchall())
+    tests = dict(con.execute("SELECT task, MAX(label) FROM relatron.task_rows WHERE split = "
+                             "'test' GROUP BY task").fetchall())
+    assert tests["extra"] == 3 and classes["extra"] == classes["capped"] == 3
+    assert results["extra"]["val"] == results["capped"]["val"]
+    models_text = con.execute("SELECT name, payload FROM relatron.artifacts WHERE part = 'model' "
+                              "AND name IN ('capped', 'extra')").fetchall()
+    assert models_text[0][1] == models_text[1][1]
+
+
 def test_fresh_predictions_at_a_new_anchor(fresh_gen):
     con = fresh_gen
     models.train(con, "user-active", family="dfs", budget=1, seed=0)
