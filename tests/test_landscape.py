@@ -94,3 +94,24 @@ def test_select_trades_metric_against_flatness():
     assert landscape.select([cand(0.801, 90.0), cand(0.800, 1.0)], True, weight=0.0) == 0
     # lower is better for MAE
     assert landscape.select([cand(3.5, 1.0), cand(3.2, 1.0)], False) == 1
+
+
+def test_a_measure_clipped_to_zero_is_not_unboundedly_flat():
+    """A negative curvature is reported as 0. The floor before the log-ratios is relative to
+    the candidates' own scale, so 0 counts no flatter than 1e-6 beside a sharpest 0.05: a
+    candidate two points worse on validation gets the same decision either way."""
+    def cand(val, curvature):
+        return {"val_metric": val,
+                "flatness": {"curvature": curvature, "barrier": 0.01, "gradient_norm": 0.03}}
+    choices = [landscape.select([cand(0.80, 0.05), cand(0.78, c)], True)
+               for c in (0.0, 1e-6, 1e-5)]
+    assert choices == [0, 0, 0]
+    # the floor moves with the measures' scale: the same candidates in other units agree
+    def scaled(c, s):
+        return {**c, "flatness": {k: v * s for k, v in c["flatness"].items()}}
+    for s in (1e-3, 1e3):
+        assert landscape.select([scaled(cand(0.80, 0.05), s), scaled(cand(0.78, 0.0), s)],
+                                True) == 0
+    # a measure that is 0 for every candidate decides nothing
+    zeros = [cand(0.80, 0.0), cand(0.79, 0.0)]
+    assert landscape.select(zeros, True) == 0

@@ -1,7 +1,8 @@
 """Column encoders per table: turn a table's feature columns into model-ready arrays.
 
 Per table, fitted once and stored as JSON:
-- numeric and boolean columns: standardised (mean, std), NULL -> 0 plus a NULL flag;
+- numeric and boolean columns: standardised (mean, std over the finite values), NULL, NaN and
+  +-inf -> 0 plus a missing flag (a column with no finite value is all missing);
 - categorical columns: a vocabulary, codes 1..V, 0 for NULL or unseen values;
 - text columns: hashed into ``TEXT_BUCKETS`` codes (DuckDB ``hash``);
 - timestamp columns: cyclic day-of-week and day-of-year features, plus, at batch time, the age
@@ -28,6 +29,10 @@ from ..sqlbuild import column, known_at, table as table_ref
 
 TEXT_BUCKETS = 512
 NULL_CODE = "\x00"
+#: The alias of the table ``encode`` reads; its columns are qualified by it, since a bare ORDER
+#: BY name resolves to an output alias first (a primary key named ``n0`` would sort by the first
+#: numeric feature).
+SRC = "src"
 
 
 @dataclasses.dataclass
@@ -85,14 +90,17 @@ class TableEncoder:
         if numeric:
             aggs = []
             for c in numeric:
+                # over finite values only: one inf makes the mean inf and the std NaN
                 v = exp.cast(column(c), "DOUBLE")
-                aggs += [exp.func("avg", v), exp.func("stddev_pop", v)]
+                aggs += [exp.Filter(this=exp.func(f, v.copy()),
+                                    expression=exp.Where(this=exp.func("isfinite", v.copy())))
+                         for f in ("avg", "stddev_pop")]
             q = exp.select(*aggs).from_(table_ref(t.name))
             if known is not None:
                 q = q.where(known.copy())
             row = con.execute(q.sql("duckdb")).fetchall()[0]
-            means = [float(row[2 * i] or 0.0) for i in range(len(numeric))]
-            stds = [float(row[2 * i + 1] or 0.0) or 1.0 for i in range(len(numeric))]
+            means = [_finite(row[2 * i], 0.0) for i in range(len(numeric))]
+            stds = [_finite(row[2 * i + 1], 0.0) or 1.0 for i in range(len(numeric))]
         vocab = []
         for c in categorical:
             q = (exp.select(exp.cast(column(c), "VARCHAR").as_("v")).distinct()
@@ -106,25 +114,28 @@ class TableEncoder:
     def encode(self, con, t: Table) -> TableFeatures:
         """Encode every row of ``t`` in node order (primary key order, else row order)."""
         n = t.rows
-        selects = [exp.cast(column(c), "DOUBLE").as_(f"n{i}") for i, c in enumerate(self.numeric)]
-        selects += [exp.cast(column(c), "VARCHAR").as_(f"c{i}")
+        selects = [exp.cast(column(c, SRC), "DOUBLE").as_(f"n{i}")
+                   for i, c in enumerate(self.numeric)]
+        selects += [exp.cast(column(c, SRC), "VARCHAR").as_(f"c{i}")
                     for i, c in enumerate(self.categorical)]
-        selects += [exp.Mod(this=exp.func("hash", column(c)),
+        selects += [exp.Mod(this=exp.func("hash", column(c, SRC)),
                             expression=exp.Literal.number(TEXT_BUCKETS)).as_(f"x{i}")
                     for i, c in enumerate(self.text)]
-        selects += [exp.Div(this=exp.func("epoch", exp.cast(column(c), "TIMESTAMP")),
+        selects += [exp.Div(this=exp.func("epoch", exp.cast(column(c, SRC), "TIMESTAMP")),
                             expression=exp.Literal.number(86400)).as_(f"s{i}")
                     for i, c in enumerate(self.stamps)]
         cols: dict[str, np.ndarray] = {}
         if selects:
-            order = column(t.primary_key) if t.primary_key else exp.column("rowid")
-            q = exp.select(*selects).from_(table_ref(t.name)).order_by(order)
+            order = column(t.primary_key if t.primary_key else "rowid", SRC)
+            q = exp.select(*selects).from_(table_ref(t.name).as_(SRC)).order_by(order)
             cols = con.execute(q.sql("duckdb")).fetchnumpy()
         num = np.zeros((n, self.num_dim), dtype=np.float32)
         for i in range(len(self.numeric)):
             v = floats(cols[f"n{i}"])
-            num[:, 2 * i] = np.where(np.isnan(v), 0.0, (v - self.means[i]) / self.stds[i])
-            num[:, 2 * i + 1] = np.isnan(v)
+            missing = ~np.isfinite(v)
+            with np.errstate(invalid="ignore", over="ignore"):
+                num[:, 2 * i] = np.where(missing, 0.0, (v - self.means[i]) / self.stds[i])
+            num[:, 2 * i + 1] = missing
         stamp = np.zeros((n, len(self.stamps)), dtype=np.float64)
         base = 2 * len(self.numeric)
         for i in range(len(self.stamps)):
@@ -150,6 +161,13 @@ class TableEncoder:
             vals = np.asarray(np.ma.filled(raw, 0), dtype=np.int64) + 1
             cat[:, i] = offsets[i] + np.where(mask, 0, vals)
         return TableFeatures(num, cat, stamp)
+
+
+def _finite(value, default: float) -> float:
+    """``value`` as a float; ``default`` when it is NULL or not finite (a statistic over no
+    finite value, or one that overflowed)."""
+    value = float(value) if value is not None else default
+    return value if np.isfinite(value) else default
 
 
 def relative_age(stamp_days: np.ndarray, seed_days: np.ndarray) -> np.ndarray:

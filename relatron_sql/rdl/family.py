@@ -41,7 +41,10 @@ class RDLFamily:
         deadline = None if options.time_budget is None else started + options.time_budget
         prepared = engine.Prepared.build(con, task)
         splits = {s: split_rows(con, task, s) for s in ("train", "val")}
-        candidates, last = [], 0.0   # one per trial: (val score, trial, model, info)
+        # one per trial: (val score, trial, model, info); the model only while the trial is
+        # among the best ``keep``, which are all that selection reads (see ``shortlist``)
+        candidates, last = [], 0.0
+        keep = self.TOP_TRIALS if self.flatness_weight > 0 else 1
         search = Search(options.budget, options.seed, task.higher_is_better, options.priors)
         while (overrides := search.ask()) is not None:
             trial = len(candidates)
@@ -54,6 +57,8 @@ class RDLFamily:
                                             options.device, trial, options.trial_log,
                                             options.progress, deadline, splits)
             candidates.append((score, trial, model, info))
+            del model   # only the shortlist holds it, so a dropped model is freed now
+            shortlist(candidates, keep, task.sort_key)
             search.tell(overrides, score)
             last = time.perf_counter() - t0
         ranked = sorted(candidates, key=lambda c: task.sort_key(c[0]))
@@ -92,7 +97,7 @@ class RDLFamily:
         options.progress(f"rdl: loss landscape of the {len(ranked)} best trials")
         measured = []
         for s, trial, model, info in ranked:
-            loss_fn = engine.probe_loss(con, task, model, val)
+            loss_fn = engine.probe_loss(con, task, model, val, seed=options.seed)
             flat = landscape.measure(model.net, loss_fn, seed=options.seed)
             measured.append({"val_metric": s, "trial": trial, "epoch": info["best_epoch"],
                              "flatness": flat.as_dict()})
@@ -101,6 +106,21 @@ class RDLFamily:
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> engine.RDLModel:
         return engine.load_model(config, artifacts)
+
+
+def shortlist(candidates: list, keep: int, sort_key) -> None:
+    """Drop, in place, the model of every candidate ``(val score, trial, model, info)`` outside
+    the ``keep`` best by ``sort_key`` of the score; scores, trials and infos stay.
+
+    Ties go to the earlier trial, as in the final (stable) ranking, so the candidates holding
+    a model after each trial are exactly the ``keep`` that lead the ranking of all trials: a
+    search holds at most ``keep`` trained models (and one in training) instead of one per trial.
+    """
+    order = sorted(range(len(candidates)), key=lambda i: sort_key(candidates[i][0]))
+    for i in order[keep:]:
+        score, trial, model, info = candidates[i]
+        if model is not None:
+            candidates[i] = (score, trial, None, info)
 
 
 def time_warnings(trials: int, planned: int, chosen: dict, max_seconds: float,

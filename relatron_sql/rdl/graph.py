@@ -92,8 +92,14 @@ class Graph:
         return np.where(found, order[pos], -1).astype(np.int64)
 
 
-def _node_order(t: Table) -> str:
-    return t.primary_key if t.primary_key else "rowid"
+#: The alias of the table a node-order query reads. Every column of such a query is qualified
+#: by it: DuckDB resolves a bare ORDER BY name to the query's own output alias first, so a primary
+#: key named like an output (``k``, ``t``) would sort by that output instead of the key.
+SRC = "src"
+
+
+def _node_order(t: Table, alias: str = SRC) -> exp.Column:
+    return column(t.primary_key if t.primary_key else "rowid", alias)
 
 
 def _fetch(con, sql: str, params: list | None = None) -> dict[str, np.ndarray]:
@@ -105,15 +111,16 @@ def _as_int64(values) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def _epoch_us(t: Table) -> exp.Expression:
-    """Epoch microseconds of ``t``'s time column. A nanosecond time is rounded up to the next
-    microsecond: a row 400 ns after an anchor (which has microseconds) stays after it."""
-    c = column(t.time_column)
+def _epoch_us(t: Table, alias: str = SRC) -> exp.Expression:
+    """Epoch microseconds of ``t``'s time column (qualified by ``alias``). A nanosecond time is
+    rounded up to the next microsecond: a row 400 ns after an anchor (which has microseconds)
+    stays after it."""
+    c = column(t.time_column, alias)
     us = exp.func("epoch_us", exp.cast(c, "TIMESTAMP"))
     if t.column(t.time_column).dtype.upper() != "TIMESTAMP_NS":
         return us
     ns = exp.DataType.build("TIMESTAMP_NS", dialect="duckdb")
-    rounded_down = exp.LT(this=exp.cast(exp.cast(c, "TIMESTAMP"), ns), expression=c)
+    rounded_down = exp.LT(this=exp.cast(exp.cast(c.copy(), "TIMESTAMP"), ns), expression=c.copy())
     return exp.Add(this=us, expression=exp.cast(rounded_down, "BIGINT"))
 
 
@@ -121,16 +128,17 @@ def node_times(con, t: Table) -> np.ndarray:
     """Epoch microseconds of every row of ``t`` in node order (STATIC / NEVER as above)."""
     if t.time_column is None:
         return np.full(t.rows, STATIC, dtype=np.int64)
-    out = _fetch(con, render("SELECT COALESCE(:us, ?) AS t FROM :t ORDER BY :o", us=_epoch_us(t),
-                             t=table_ref(t.name), o=_node_order(t)), [int(NEVER)])
+    out = _fetch(con, render("SELECT COALESCE(:us, ?) AS t FROM :t AS :a ORDER BY :o",
+                             us=_epoch_us(t), t=table_ref(t.name), a=SRC, o=_node_order(t)),
+                 [int(NEVER)])
     return _as_int64(out["t"])
 
 
 def node_keys(con, t: Table) -> np.ndarray:
     if t.primary_key is None:
         return np.arange(t.rows).astype(str)
-    out = _fetch(con, render("SELECT CAST(:k AS VARCHAR) AS k FROM :t ORDER BY :k",
-                             k=t.primary_key, t=table_ref(t.name)))
+    out = _fetch(con, render("SELECT CAST(:k AS VARCHAR) AS k FROM :t AS :a ORDER BY :k",
+                             k=_node_order(t), t=table_ref(t.name), a=SRC))
     return np.asarray(out["k"]).astype(str)
 
 
@@ -141,11 +149,12 @@ def fk_pairs(con, child: Table, fk: str, parent: Table) -> tuple[np.ndarray, np.
     NULL and dangling keys give no edge."""
     sql = render(
         "SELECT c.rn AS c, p.rn AS p FROM (SELECT row_number() OVER (ORDER BY :co) - 1 AS rn, "
-        ":fk AS k, :tc AS t FROM :child) AS c JOIN (SELECT row_number() OVER (ORDER BY :pk) - 1"
-        " AS rn, :pk AS k FROM :parent) AS p ON c.k = p.k ORDER BY c.t NULLS LAST, c.rn",
+        ":fk AS k, :tc AS t FROM :child AS :a) AS c JOIN (SELECT row_number() OVER (ORDER BY "
+        ":pk) - 1 AS rn, :pk AS k FROM :parent AS :a) AS p ON c.k = p.k ORDER BY c.t NULLS "
+        "LAST, c.rn",
         tc=_epoch_us(child) if child.time_column else exp.Literal.number(0),
-        co=_node_order(child), fk=fk, child=table_ref(child.name), pk=parent.primary_key,
-        parent=table_ref(parent.name))
+        co=_node_order(child), fk=column(fk, SRC), child=table_ref(child.name),
+        pk=_node_order(parent), parent=table_ref(parent.name), a=SRC)
     out = _fetch(con, sql)
     return _as_int64(out["c"]), _as_int64(out["p"])
 

@@ -348,12 +348,16 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
     return model, float("nan") if best is None else best, info
 
 
-def probe_loss(con, task: Task, model: RDLModel, rows: Rows, max_rows: int = 1024):
+def probe_loss(con, task: Task, model: RDLModel, rows: Rows, max_rows: int = 1024,
+               seed: int = 0):
     """``loss_fn(net)`` on one fixed batch of validation rows: the probe on which checkpoints'
-    loss landscapes are compared."""
+    loss landscapes are compared.
+
+    Beyond ``max_rows`` rows the probe is a random subset drawn under ``seed`` (in row order),
+    so that it spreads over every anchor time, the same for every candidate of a search."""
     prepared = model.prepared(con, task)
-    rows = Rows(rows.anchor_time[:max_rows], rows.entity_id[:max_rows], None,
-                rows.label[:max_rows])
+    pick = probe_rows(len(rows), max_rows, seed)
+    rows = Rows(rows.anchor_time[pick], rows.entity_id[pick], None, rows.label[pick])
     nodes, times, hist = model.seeds(con, task, rows, prepared)
     ok = nodes >= 0
     y = np.asarray(rows.label, dtype=float)
@@ -366,6 +370,15 @@ def probe_loss(con, task: Task, model: RDLModel, rows: Rows, max_rows: int = 102
     batch = to_device(batch, model.device)
     loss = _loss(task.kind)
     return lambda net: loss(net(batch).float(), batch.y)
+
+
+def probe_rows(n: int, max_rows: int, seed: int) -> np.ndarray:
+    """Indices of the rows of a validation split of ``n`` rows that ``probe_loss`` uses: all of
+    them, or ``max_rows`` drawn without replacement under ``seed``, sorted. Validation rows
+    come ordered by anchor time, so the first ``max_rows`` would see only the earliest."""
+    if n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
 
 
 def _score(model: RDLModel, task: Task, prepared: Prepared, seeds, rows: Rows,

@@ -128,6 +128,13 @@ def _top_eigenvalue(matrix: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(matrix)[-1]) if len(matrix) else 0.0
 
 
+#: A flatness measure counts as at least this fraction of the largest finite value of that
+#: measure among the candidates (``select``).
+RELATIVE_FLOOR = 1e-3
+#: ... and at least this much, for a measure that is (nearly) 0 for every candidate.
+ABSOLUTE_FLOOR = 1e-8
+
+
 def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
            tolerance: float = 0.01) -> int:
     """Index of the candidate with the best blend of validation metric and flatness.
@@ -136,6 +143,14 @@ def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
     is the validation gap to the best candidate in units of ``tolerance * max(|best|, 1)``
     plus ``weight`` times the mean log-ratio of each flatness measure to the flattest
     candidate's. With ``weight=0`` this is plain best-validation selection.
+
+    Before the ratios each measure is raised to a floor relative to the candidates' own scale,
+    ``RELATIVE_FLOOR`` times its largest finite value among them (``ABSOLUTE_FLOOR`` where that
+    is smaller). A measure clipped to 0 (a negative curvature, a loss that only falls along the
+    rays) is then as flat as one a thousandth of the sharpest candidate's, not unboundedly
+    flatter, and no finite measure moves a candidate by more than ``weight * log(1 /
+    RELATIVE_FLOOR) / 3`` units (1.15 at the default weight). An infinite (or NaN) measure
+    ranks as far sharper than any finite one.
     """
     val = np.array([c["val_metric"] for c in candidates], dtype=float)
     oriented = val if higher_is_better else -val
@@ -150,8 +165,10 @@ def select(candidates: list[dict], higher_is_better: bool, weight: float = 0.5,
         finite = np.isfinite(m)
         if not finite.any():
             continue
+        largest = m[finite].max()
         # a measure that overflowed (or is missing) ranks as far sharper than any finite one
-        m = np.where(finite, m, 100.0 * m[finite].max() + 1.0) + 1e-8
+        m = np.where(finite, m, 100.0 * largest + 1.0)
+        m = np.maximum(m, max(RELATIVE_FLOOR * largest, ABSOLUTE_FLOOR))
         sharp += np.log(m / m.min()) / len(keys)
     score = gap + weight * sharp
     return int(min(range(len(candidates)), key=lambda i: (score[i], gap[i])))

@@ -1,13 +1,19 @@
 """The RDL search: bank priors, the fixed trials, then Optuna TPE over the same space."""
+import gc
 import math
+import weakref
 
 import pytest
 
 from relatron_sql import families, models
+from relatron_sql.families import FitOptions
 from relatron_sql.rdl import search as search_mod
+from relatron_sql.rdl import train as engine
+from relatron_sql.rdl.family import FAMILY, RDLFamily
 from relatron_sql.rdl.search import (TRIALS, Search, config_of, fanouts, fixed_trials,
                                      params_of)
 from relatron_sql.rdl.train import DEFAULTS, check_config
+from relatron_sql.task import load_task
 
 
 def run(search: Search, score=lambda i, config: float(i)) -> list[dict]:
@@ -113,3 +119,50 @@ def test_auto_mode_without_a_budget_runs_each_family_its_own():
     assert both.budget_of("rdl") == len(TRIALS) + 1             # the prior, then the fixed five
     named = models._Both(priors, budget=3)
     assert named.budget_of("dfs") == named.budget_of("rdl") == 3
+
+
+@pytest.mark.parametrize("weight, keep", [(0.5, 2), (0.0, 1)])
+def test_the_search_keeps_only_the_best_trials_models(gen_con, monkeypatch, weight, keep):
+    """Four trials, two of which compete on flatness (one at weight 0): from each trial on, only
+    the best ``keep`` models so far stay in memory, and the choice is the one among all trials'
+    scores that keeping every model would give."""
+    monkeypatch.setattr(FAMILY, "TOP_TRIALS", 2)
+    monkeypatch.setattr(FAMILY, "flatness_weight", weight)
+    real_fit, made, scores, alive = engine.fit, [], [], {}
+
+    def live() -> int:
+        gc.collect()
+        return sum(ref() is not None for ref in made)
+
+    def fit(con, task, prepared, config, *args, **kwargs):
+        alive[len(made)] = live()   # models still held when the next trial starts
+        model, score, info = real_fit(con, task, prepared, {**config, "max_epochs": 1},
+                                      *args, **kwargs)
+        made.append(weakref.ref(model))
+        scores.append(score)
+        return model, score, info
+
+    def select_checkpoint(con, task, ranked, *args):
+        alive["selection"] = live()
+        alive["ranked"] = [c[2] is not None for c in ranked]
+        return RDLFamily.select_checkpoint(FAMILY, con, task, ranked, *args)
+
+    monkeypatch.setattr(engine, "fit", fit)
+    monkeypatch.setattr(FAMILY, "select_checkpoint", select_checkpoint)
+    task = load_task(gen_con, "user-active")
+    fitted = FAMILY.fit(gen_con, task, FitOptions(budget=4, seed=0, device="cpu",
+                                                  time_budget=None,
+                                                  trial_log=lambda **kw: None))
+    assert len(made) == 4
+    assert [alive[i] for i in range(4)] == [0, 1, min(2, keep), keep]
+    assert alive["selection"] == keep
+    assert alive["ranked"] == [True] * keep + [False] * (4 - keep)
+    best = sorted(range(4), key=lambda i: task.sort_key(scores[i]))[:keep]
+    land = fitted.config["landscape"]
+    if weight:
+        assert [c["trial"] for c in land["candidates"]] == best
+        chosen = best[land["chosen"]]
+    else:
+        assert land is None
+        chosen = best[0]
+    assert fitted.config["trial"] == chosen and fitted.model is made[chosen]()
