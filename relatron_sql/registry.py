@@ -129,20 +129,40 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A cursor of ``con`` that reads time as ``con`` does.
+    """A cursor of ``con`` that reads time and names as ``con`` does.
 
-    A cursor is a connection of its own: it does not inherit a ``SET TimeZone`` of ``con``.
-    Labels materialised on a cursor and features computed on ``con`` would then read one
+    A cursor is a connection of its own: it does not inherit a ``SET TimeZone`` or a ``USE`` of
+    ``con``. Labels materialised on a cursor and features computed on ``con`` would then read one
     naive anchor time as two different instants against a TIMESTAMPTZ column, and a row after
     the anchor could count both in the label window and in the features.
     """
     cur = con.cursor()
     try:
-        zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        zone, database = con.execute("SELECT current_setting('TimeZone'), current_database()"
+                                     ).fetchall()[0]
     except duckdb.Error:   # a connection busy running a query: its cursors are the engine's
         return cur
-    cur.execute("SET TimeZone = ?", [zone])
+    follow_session(cur, zone, database)
     return cur
+
+
+def follow_session(cur: duckdb.DuckDBPyConnection, zone: str | None,
+                   database: str | None) -> None:
+    """Give a fresh cursor the caller's time zone and current database (``USE``); the
+    registry is created in that database when it has none yet."""
+    if zone is not None:
+        cur.execute("SET TimeZone = ?", [zone])
+    if database is None:
+        return
+    current = cur.execute("SELECT current_database()").fetchall()[0][0]
+    if database != current:
+        from .sqlbuild import quoted
+        cur.execute("USE " + quoted(database))
+        tables = cur.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = "
+                             "current_database() AND schema_name = 'relatron'").fetchall()[0][0]
+        if tables < len(DDL) - 1 and not is_read_only(cur):  # DDL[0] creates the schema
+            for statement in DDL:   # on this cursor: ``ensure`` would open another one
+                cur.execute(statement)
 
 
 _OPEN: set[int] = set()  # ids of cursors that are inside a transaction opened here

@@ -89,7 +89,7 @@ def _argument_types(name: str, given: str) -> str:
     # split at commas outside parentheses: DECIMAL(2,1) is one type
     given_types = ([g.strip().strip('"') for g in re.split(r",(?![^()]*\))", given)]
                    if given.strip() else [])
-    given_types = given_types[:-1]   # the session time zone every UDF is passed last
+    given_types = given_types[:-base.SESSION_ARGS]   # the session every UDF is passed last
     if spec is None or len(given_types) != len(spec.params):
         return f"{name}: wrong argument types ({given})"
     too_wide = []   # integer literals for integer parameters

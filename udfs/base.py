@@ -50,26 +50,29 @@ def sql_function(name: str, params: list[tuple], returns: str, table: bool = Fal
     return wrap
 
 
-#: What every UDF receives after its own arguments: the calling connection's session time zone.
-#: A macro evaluates it in the caller's session; the UDF's cursor is a connection of its own,
-#: with the default zone, and a TIMESTAMPTZ time column compared with naive anchor times would
-#: read them as other instants than the caller's own queries do.
-SESSION = "current_setting('TimeZone')"
+#: What every UDF receives after its own arguments: the calling session's time zone and
+#: current database. A macro evaluates them in the caller's session; the UDF's cursor is a
+#: connection of its own, with the default zone and database. Against a TIMESTAMPTZ time column
+#: naive anchor times would read as other instants than the caller's own queries read them, and
+#: after ``USE other_db`` tables and the registry would be looked up in the wrong database.
+SESSION = "current_setting('TimeZone'), current_database()"
+#: how many arguments SESSION adds
+SESSION_ARGS = 2
 
 
 def _udf(con: duckdb.DuckDBPyConnection, fn: SqlFunction) -> Callable[..., Any]:
     def call(*args):
-        *args, zone = args
+        *args, zone, database = args
         cur = con.cursor()
         try:
-            if zone is not None:
-                cur.execute("SET TimeZone = ?", [zone])
+            registry.follow_session(cur, zone, database)
             return fn.impl(cur, *args)
         finally:
             cur.close()
     call.__signature__ = inspect.Signature(
         [inspect.Parameter(p[0], inspect.Parameter.POSITIONAL_ONLY) for p in fn.params]
-        + [inspect.Parameter("session_time_zone", inspect.Parameter.POSITIONAL_ONLY)])
+        + [inspect.Parameter("session_time_zone", inspect.Parameter.POSITIONAL_ONLY),
+           inspect.Parameter("session_database", inspect.Parameter.POSITIONAL_ONLY)])
     return call
 
 
@@ -80,7 +83,8 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
             con.remove_function(udf_name)
         except (duckdb.InvalidInputException, duckdb.CatalogException):
             pass
-        con.create_function(udf_name, _udf(con, fn), [p[1] for p in fn.params] + ["VARCHAR"],
+        con.create_function(udf_name, _udf(con, fn),
+                            [p[1] for p in fn.params] + ["VARCHAR"] * SESSION_ARGS,
                             fn.returns, side_effects=True, null_handling="special")
     install_macros(con)
 
