@@ -117,8 +117,12 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     if is_read_only(con):
         return
     with transaction(con) as cur:
-        for statement in DDL:
-            cur.execute(statement)
+        _create(cur)
+
+
+def _create(cur: duckdb.DuckDBPyConnection) -> None:
+    for statement in DDL:
+        cur.execute(statement)
 
 
 def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
@@ -161,8 +165,7 @@ def follow_session(cur: duckdb.DuckDBPyConnection, zone: str | None,
         tables = cur.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = "
                              "current_database() AND schema_name = 'relatron'").fetchall()[0][0]
         if tables < len(DDL) - 1 and not is_read_only(cur):  # DDL[0] creates the schema
-            for statement in DDL:   # on this cursor: ``ensure`` would open another one
-                cur.execute(statement)
+            _create(cur)   # on this cursor: ``ensure``'s transaction would open another one
 
 
 _OPEN: set[int] = set()  # ids of cursors that are inside a transaction opened here
