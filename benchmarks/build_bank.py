@@ -78,7 +78,8 @@ def _restart(con, start: dt.datetime) -> None:
         relatron_sql.create_task(con, name, t.entity, t.label_sql, kind=t.kind,
                                  horizon=t.horizon, val_timestamp=t.val_timestamp,
                                  test_timestamp=t.test_timestamp, eval_windows=t.eval_windows,
-                                 train_start=start, description=t.description, replace=True)
+                                 train_start=start, description=t.description, replace=True,
+                                 exclude=t.exclude)
 
 
 def main(argv=None) -> int:

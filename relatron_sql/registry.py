@@ -40,7 +40,8 @@ DDL = (
         num_classes INTEGER,
         description VARCHAR,
         counts VARCHAR,              -- JSON: split -> rows, positive rate / mean
-        created_at TIMESTAMP DEFAULT current_timestamp)""",
+        created_at TIMESTAMP DEFAULT current_timestamp,
+        exclude VARCHAR)             -- JSON list of 'table.column' its models do not read""",
     """CREATE TABLE IF NOT EXISTS relatron.task_rows (
         task VARCHAR NOT NULL,
         split VARCHAR NOT NULL,
@@ -120,9 +121,28 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         _create(cur)
 
 
+#: columns added to registry tables after they were first created; a registry made before
+#: gets them when it is next opened for writing
+ADDED_COLUMNS = (("tasks", "exclude", "VARCHAR"),)
+
+
 def _create(cur: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         cur.execute(statement)
+    for table, column, dtype in ADDED_COLUMNS:
+        cur.execute(f"ALTER TABLE relatron.{table} ADD COLUMN IF NOT EXISTS {column} {dtype}")
+
+
+def _outdated(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the current database lacks a registry table or a column added since."""
+    tables = cur.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = "
+                         "current_database() AND schema_name = 'relatron'").fetchall()[0][0]
+    if tables < len(DDL) - 1:   # DDL[0] creates the schema
+        return True
+    have = {(t, c) for t, c in cur.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+        "current_database() AND schema_name = 'relatron'").fetchall()}
+    return any((t, c) not in have for t, c, _ in ADDED_COLUMNS)
 
 
 def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
@@ -153,7 +173,7 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def follow_session(cur: duckdb.DuckDBPyConnection, zone: str | None,
                    database: str | None) -> None:
     """Give a fresh cursor the caller's time zone and current database (``USE``); the
-    registry is created in that database when it has none yet."""
+    registry is created in that database when it has none yet (or lacks a column added since)."""
     if zone is not None:
         cur.execute("SET TimeZone = ?", [zone])
     if database is None:
@@ -162,9 +182,7 @@ def follow_session(cur: duckdb.DuckDBPyConnection, zone: str | None,
     if database != current:
         from .sqlbuild import quoted
         cur.execute("USE " + quoted(database))
-        tables = cur.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = "
-                             "current_database() AND schema_name = 'relatron'").fetchall()[0][0]
-        if tables < len(DDL) - 1 and not is_read_only(cur):  # DDL[0] creates the schema
+        if not is_read_only(cur) and _outdated(cur):
             _create(cur)   # on this cursor: ``ensure``'s transaction would open another one
 
 

@@ -70,6 +70,16 @@ class Schema:
             raise bad_argument(argument, f"no table {name!r}", self.tables, SchemaError)
         return self.tables[name]
 
+    def without(self, columns) -> "Schema":
+        """The schema less the feature columns named ``table.column`` in ``columns``."""
+        drop = {tuple(c.split(".", 1)) for c in columns}
+        if not drop:
+            return self
+        tables = {name: dataclasses.replace(t, columns=tuple(
+                      c for c in t.columns if (name, c.name) not in drop or c.role != "feature"))
+                  for name, t in self.tables.items()}
+        return dataclasses.replace(self, tables=tables)
+
     def edges(self) -> list[tuple[str, str, str]]:
         """Every foreign key as (child table, fk column, parent table)."""
         return [(t.name, col, parent) for t in self.tables.values()

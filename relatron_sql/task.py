@@ -51,6 +51,8 @@ class Task:
     num_classes: int | None
     description: str | None
     counts: dict
+    #: feature columns (``table.column``) the task's models do not read
+    exclude: tuple[str, ...] = ()
 
     @property
     def higher_is_better(self) -> bool:
@@ -70,6 +72,10 @@ class Task:
         kinds are fitted on rows known then. (That anchor's label window reaches
         ``val_timestamp``; stopping at the anchor is the cautious side.)"""
         return self.val_timestamp - self.horizon
+
+    def schema(self, con: duckdb.DuckDBPyConnection, as_of=None) -> Schema:
+        """The database's schema as the task's models see it: its excluded columns left out."""
+        return read_schema(con, count_dangling=False, as_of=as_of).without(self.exclude)
 
     def sort_key(self, score: float | None) -> float:
         """Sorts validation scores best first, a NaN or missing score last."""
@@ -138,6 +144,34 @@ def _as_datetime(value, argument: str) -> dt.datetime:
                        "9999-12-31", None, TaskError)
 
 
+def _check_exclude(exclude, schema: Schema, entity: str) -> list[str]:
+    """``exclude`` as a sorted list of ``table.column``, each a feature column of a table
+    linked to the entity (a key or time column cannot be left out: the tables hang on them)."""
+    if exclude is None:
+        return []
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    linked = schema.component(entity)
+    out = set()
+    for item in exclude:
+        if not isinstance(item, str) or item.count(".") != 1:
+            raise bad_argument("exclude", f"{item!r} is not 'table.column'", None, TaskError)
+        table_name, column = item.split(".")
+        if table_name not in linked:
+            raise bad_argument("exclude", f"{item!r}: no table {table_name!r} is linked to "
+                               f"{entity!r}", linked, TaskError)
+        t = schema.tables[table_name]
+        names = [c.name for c in t.columns]
+        if column not in names:
+            raise bad_argument("exclude", f"{item!r}: table {table_name!r} has no column "
+                               f"{column!r}", [c.name for c in t.features], TaskError)
+        if t.column(column).role != "feature":
+            raise bad_argument("exclude", f"{item!r} is the table's {t.column(column).role} "
+                               "column; only feature columns can be left out", None, TaskError)
+        out.add(item)
+    return sorted(out)
+
+
 def _check_label_sql(label_sql: str | None) -> str:
     """The query text, without a trailing ``;`` or comment; it must be one SELECT."""
     if label_sql is None:
@@ -169,13 +203,16 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
                 kind: str = "binary", horizon: dt.timedelta = dt.timedelta(days=30),
                 val_timestamp=None, test_timestamp=None, eval_windows: int = 40,
                 train_start=None, description: str | None = None, replace: bool = False,
-                schema: Schema | None = None) -> dict:
+                schema: Schema | None = None, exclude=None) -> dict:
     """Define a task, materialise its rows in ``relatron.task_rows`` and return counts per split.
 
     With ``replace``, an existing task of that name is redefined; when its definition changes
     (anything but the description), its models stay in ``relatron.models`` but are no longer
     active, so predicting or evaluating needs a new ``relatron_train`` first, and its
     predictions are deleted.
+
+    ``exclude`` names feature columns (``table.column``) that no model of the task may read:
+    a column filled in later than its row's time, or one that restates the label.
     """
     if not name or not str(name).strip():
         raise bad_argument("name", "a task needs a non-empty name", None, TaskError)
@@ -205,6 +242,7 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
         raise bad_argument("eval_windows", f"must be at most 2,147,483,647, got {eval_windows}",
                            None, TaskError)
     start = _as_datetime(train_start, "train_start") if train_start is not None else None
+    excluded = _check_exclude(exclude, schema, entity)
     label_sql = _check_label_sql(label_sql)
     if task_exists(con, name) and not replace:
         raise bad_argument("name", f"task {name!r} exists; pass replace := true to redefine it",
@@ -252,10 +290,11 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
         cur.execute(
             "INSERT INTO relatron.tasks (name, entity, entity_key, entity_key_type, kind, horizon,"
             " val_timestamp, test_timestamp, eval_windows, train_start, label_sql, metric,"
-            " num_classes, description, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " num_classes, description, counts, exclude) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, ?)",
             [name, entity, ent.primary_key, key_type, kind, horizon, val_ts, test_ts,
              eval_windows, start, label_sql, KINDS[kind], num_classes, description,
-             json.dumps(counts)])
+             json.dumps(counts), json.dumps(excluded) if excluded else None])
         if _definition(cur, name) != before:
             # models trained for another definition must not score this one; kept as history.
             # Their predictions answered the old question: a dashboard reading
@@ -269,7 +308,7 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
 #: what a task's models depend on (its description and row counts are not among them)
 _DEFINITION = ("entity", "entity_key", "entity_key_type", "kind", "horizon", "val_timestamp",
                "test_timestamp", "eval_windows", "train_start", "label_sql", "metric",
-               "num_classes")
+               "num_classes", "exclude")
 
 
 def _definition(cur, name: str) -> tuple | None:
@@ -394,13 +433,14 @@ def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
     """The task ``name`` as stored in the registry."""
     row = con.execute("SELECT name, entity, entity_key, entity_key_type, kind, horizon, "
                       "val_timestamp, test_timestamp, eval_windows, train_start, label_sql, "
-                      "metric, num_classes, description, counts FROM relatron.tasks "
+                      "metric, num_classes, description, counts, exclude FROM relatron.tasks "
                       "WHERE name = ?", [name]).fetchall()
     row = row[0] if row else None
     if row is None:
         known = [r[0] for r in con.execute("SELECT name FROM relatron.tasks").fetchall()]
         raise bad_argument("name", f"no task {name!r}", known, TaskError)
-    return Task(*row[:14], counts=json.loads(row[14] or "{}"))
+    return Task(*row[:14], counts=json.loads(row[14] or "{}"),
+                exclude=tuple(json.loads(row[15] or "[]")))
 
 
 def task_rows(con: duckdb.DuckDBPyConnection, name: str, split: str | None = None) -> dict:

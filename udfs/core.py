@@ -68,15 +68,16 @@ _HORIZON_GUARDS = [
     ("horizon", "INTERVAL", "INTERVAL 30 DAY"), ("val_timestamp", "TIMESTAMP", "NULL"),
     ("test_timestamp", "TIMESTAMP", "NULL"), ("eval_windows", "BIGINT", "40"),
     ("label_sql", "VARCHAR", "NULL"), ("train_start", "TIMESTAMP", "NULL"),
-    ("description", "VARCHAR", "NULL"), ("replace", "BOOLEAN", "false")], "VARCHAR",
-    guards=_HORIZON_GUARDS)
+    ("description", "VARCHAR", "NULL"), ("replace", "BOOLEAN", "false"),
+    ("exclude", "VARCHAR[]", "NULL")], "VARCHAR", guards=_HORIZON_GUARDS)
 def task(con, name, entity, kind, horizon, val_timestamp, test_timestamp, eval_windows,
-         label_sql, train_start, description, replace):
+         label_sql, train_start, description, replace, exclude):
     counts = task_mod.create_task(
         con, required(name, "name"), required(entity, "entity"), label_sql,
         kind=required(kind, "kind"), horizon=required(horizon, "horizon"),
         val_timestamp=val_timestamp, test_timestamp=test_timestamp, eval_windows=eval_windows,
-        train_start=train_start, description=description, replace=bool(replace))
+        train_start=train_start, description=description, replace=bool(replace),
+        exclude=exclude)
     return as_json(counts)
 
 

@@ -110,6 +110,14 @@ GROUP BY a.anchor_time, dri.driverId"""),
 
 # Tasks of our own design for the performance bank. The population is decided by the past only
 # (raced in the year up to the anchor), unlike RelBench's driver tasks above.
+# Ergast's statuses of a car that saw the flag: "Finished" (1) and a lapped finisher "+N Lap(s)".
+# RelBench's driver-dnf above counts only "Finished"; our own tasks count both as finishing.
+FINISHED_STATUS = (1, 11, 12, 13, 14, 15, 16, 17, 18, 19, 45, 50, 53, 55, 58, 88, 111, 112, 113,
+                   114, 115, 116, 117, 118, 119, 120, 122, 123, 124, 125, 127, 128, 133, 134)
+# drivers.code is filled in almost only for drivers who raced from 2004 on, also for their
+# earlier seasons: in 1990 it tells who will still race in 2004. RelBench's tasks keep it.
+_NOT_AT_THE_TIME = ("drivers.code",)
+_FINISHED = "re.statusId IN (" + ", ".join(map(str, FINISHED_STATUS)) + ")"
 _ACTIVE_DRIVERS = ("SELECT DISTINCT a.anchor_time, a.window_end, r.driverId FROM relatron_anchors a "
                    "JOIN results r ON r.date <= a.anchor_time AND r.date > a.anchor_time - "
                    "INTERVAL 365 DAY")
@@ -121,7 +129,7 @@ _ACTIVE_TEAMS = ("SELECT DISTINCT a.anchor_time, a.window_end, r.constructorId F
 def _driver_task(name, kind, days, value, description):
     return dict(name=name, entity="drivers", kind=kind, horizon=dt.timedelta(days=days),
                 val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
-                description=description,
+                description=description, exclude=_NOT_AT_THE_TIME,
                 label_sql="WITH act AS (" + _ACTIVE_DRIVERS + ") SELECT act.anchor_time, "
                           "act.driverId, " + value + " AS label FROM act LEFT JOIN results re ON "
                           "re.driverId = act.driverId AND re.date > act.anchor_time AND "
@@ -131,7 +139,7 @@ def _driver_task(name, kind, days, value, description):
 def _team_task(name, kind, days, value, description, table="results"):
     return dict(name=name, entity="constructors", kind=kind, horizon=dt.timedelta(days=days),
                 val_timestamp=_VAL, test_timestamp=_TEST, eval_windows=40,
-                description=description,
+                description=description, exclude=_NOT_AT_THE_TIME,
                 label_sql="WITH act AS (" + _ACTIVE_TEAMS + ") SELECT act.anchor_time, "
                           "act.constructorId, " + value + " AS label FROM act LEFT JOIN " + table +
                           " re ON re.constructorId = act.constructorId AND re.date > "
@@ -153,16 +161,16 @@ BANK_TASKS = (
     _driver_task("driver-retire", "binary", 365, "CAST(COUNT(re.resultId) = 0 AS INTEGER)",
                  "Will a driver who raced in the last year not race at all in the next year?"),
     _driver_task("driver-finishes", "regression", 60,
-                 "COALESCE(SUM(CAST(re.statusId = 1 AS INTEGER)), 0)",
-                 "How many races will a driver who raced in the last year finish in the next "
-                 "60 days?"),
+                 "COALESCE(SUM(CAST(" + _FINISHED + " AS INTEGER)), 0)",
+                 "How many races will a driver who raced in the last year finish (lapped or "
+                 "not) in the next 60 days?"),
     _team_task("constructor-points", "regression", 90, "COALESCE(SUM(re.points), 0)",
                "How many points will a constructor active in the last year score in the next 90 "
                "days?", table="constructor_results"),
     _team_task("constructor-dnf", "binary", 30,
-               "CAST(COALESCE(MAX(re.statusId != 1), false) AS INTEGER)",
-               "Will a car of a constructor active in the last year fail to finish in the next "
-               "30 days?"),
+               "CAST(COALESCE(MAX(NOT " + _FINISHED + "), false) AS INTEGER)",
+               "Will a car of a constructor active in the last year fail to finish (retire, or "
+               "not be classified as finished or lapped) in the next 30 days?"),
     _team_task("constructor-podium", "binary", 60,
                "CAST(COALESCE(MAX(re.positionOrder <= 3), false) AS INTEGER)",
                "Will a constructor active in the last year reach the podium in the next 60 "

@@ -41,8 +41,11 @@ def read_sources(cur, path: pathlib.Path) -> None:
             raise bad_argument("path", f"{zf.filename} lacks {', '.join(missing)}", None,
                                LoadError)
         for stem in _CSV:
+            # '' is missing; 'NA' is the National Association (lgID), not a missing value.
+            # strings_can_be_null makes '' NULL in text columns too, not only in numbers
             data = read_csv(zf, names[stem], read_options=pacsv.ReadOptions(encoding="latin-1"),
-                            convert_options=pacsv.ConvertOptions(null_values=["", "NA"]))
+                            convert_options=pacsv.ConvertOptions(null_values=[""],
+                                                                 strings_can_be_null=True))
             cur.register("relatron_src", data)
             cur.execute("CREATE TEMP TABLE src_" + stem.lower() + " AS SELECT * FROM relatron_src")
             cur.unregister("relatron_src")
@@ -93,8 +96,11 @@ def _next_season_total(name: str, table: str, value: str, volume: str, minimum: 
                           str(minimum))
 
 
-def _played_then(name: str, table: str, description: str) -> dict:
-    """Whether a player who played last season has a row of ``table`` next season."""
+def _played_then(name: str, table: str, description: str, covered: bool = False) -> dict:
+    """Whether a player who played last season has a row of ``table`` next season; with
+    ``covered``, only anchors before ``table``'s last row, so that its next season is one
+    ``table`` records (it may end before the other tables: a season it lacks would be all 0)."""
+    ends = (" WHERE a.anchor_time < (SELECT MAX(time) FROM " + table + ")" if covered else "")
     return dict(name=name, entity="people", kind="binary", **_COMMON, description=description,
                 label_sql="WITH played AS (" + _PLAYED + ") "
                           "SELECT a.anchor_time, p.playerID, CAST(EXISTS (SELECT 1 FROM " + table
@@ -102,7 +108,7 @@ def _played_then(name: str, table: str, description: str) -> dict:
                           "x.time <= a.window_end) AS INTEGER) AS label FROM relatron_anchors a "
                           "JOIN people p ON EXISTS (SELECT 1 FROM played x WHERE x.playerID = "
                           "p.playerID AND x.time <= a.anchor_time AND x.time > a.anchor_time - "
-                          "INTERVAL 365 DAY)")
+                          "INTERVAL 365 DAY)" + ends)
 
 
 TASKS = (
@@ -118,7 +124,8 @@ TASKS = (
 
 BANK_TASKS = (
     _played_then("player-award", "awards",
-                 "Will a player who played last season win an award next season?"),
+                 "Will a player who played last season win an award next season?",
+                 covered=True),
     _next_season_total("pitcher-wins", "pitching", "W", "IPouts", 150,
                        "How many games will a pitcher with 50+ innings last season win next "
                        "season (0 if he does not pitch)?"),

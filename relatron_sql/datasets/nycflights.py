@@ -40,8 +40,9 @@ def read_sources(cur, path: pathlib.Path) -> None:
         names = [n for n in zf.namelist() if n.endswith(".csv")]
         if not names:
             raise bad_argument("path", f"{zf.filename} holds no .csv", None, LoadError)
-        flights = read_csv(zf, names[0],
-                           convert_options=pacsv.ConvertOptions(null_values=["NA", ""]))
+        # without strings_can_be_null pyarrow reads a missing tail number as the text 'NA'
+        flights = read_csv(zf, names[0], convert_options=pacsv.ConvertOptions(
+            null_values=["NA", ""], strings_can_be_null=True))
     cur.register("src_flights_arrow", flights)
     cur.execute("CREATE TEMP TABLE src_flights AS SELECT * FROM src_flights_arrow")
     cur.unregister("src_flights_arrow")
@@ -78,10 +79,11 @@ TABLES = (
 
 _VAL, _TEST = dt.datetime(2013, 10, 1), dt.datetime(2013, 11, 15)
 _WEEK = dt.timedelta(days=7)
-# Planes that flew in the 30 days up to the anchor: known at the anchor, no look-ahead.
+# Planes that flew (a flight not cancelled) in the 30 days up to the anchor: known at the
+# anchor, no look-ahead.
 _ACTIVE = ("SELECT a.anchor_time, p.tailnum FROM relatron_anchors a JOIN planes p ON EXISTS "
-           "(SELECT 1 FROM flights f WHERE f.tailnum = p.tailnum AND f.time <= a.anchor_time "
-           "AND f.time > a.anchor_time - INTERVAL 30 DAY)")
+           "(SELECT 1 FROM flights f WHERE f.tailnum = p.tailnum AND NOT f.cancelled AND "
+           "f.time <= a.anchor_time AND f.time > a.anchor_time - INTERVAL 30 DAY)")
 
 
 def _plane_task(name: str, kind: str, value: str, description: str,
@@ -106,7 +108,8 @@ TASKS = (
     _plane_task("plane-delay", "binary", "CAST(COALESCE(MAX(f.dep_delay > 60), false) AS INTEGER)",
                 "Will a plane that flew in the last 30 days have a departure delayed by more "
                 "than an hour in the next 7 days?", _DEMO_TRAIN_START),
-    _plane_task("plane-flights", "regression", "COUNT(f.flight_id)",
+    _plane_task("plane-flights", "regression",
+                "COUNT(f.flight_id) FILTER (WHERE NOT f.cancelled)",
                 "How many flights will a plane that flew in the last 30 days fly in the next 7 "
                 "days?", _DEMO_TRAIN_START),
 )
@@ -120,9 +123,10 @@ BANK_TASKS = (
          description="How many flights from New York will land at an airport served in the last "
                      "30 days in the next 7 days?",
          label_sql="WITH served AS (SELECT DISTINCT a.anchor_time, a.window_end, f.dest FROM "
-                   "relatron_anchors a JOIN flights f ON f.time <= a.anchor_time AND f.time > "
-                   "a.anchor_time - INTERVAL 30 DAY) SELECT s.anchor_time, s.dest, "
+                   "relatron_anchors a JOIN flights f ON NOT f.cancelled AND f.time <= a.anchor_time AND "
+                   "f.time > a.anchor_time - INTERVAL 30 DAY) SELECT s.anchor_time, s.dest, "
                    "COUNT(f.flight_id) AS label FROM served s LEFT JOIN flights f ON f.dest = "
-                   "s.dest AND f.time > s.anchor_time AND f.time <= s.window_end "
+                   "s.dest AND NOT f.cancelled AND f.time > s.anchor_time AND "
+                   "f.time <= s.window_end "
                    "GROUP BY s.anchor_time, s.dest"),
 )

@@ -1,7 +1,10 @@
 """A Stack Exchange dump in the rel-stack layout (Parquet files, one per table).
 
 Snapshot columns taken at dump time (reputation, views, vote and answer counts, last activity)
-are dropped: they would show every anchor the end of the story.
+are dropped: they would show every anchor the end of the story. So is
+``posts.AcceptedAnswerId``: it is filled in when an answer is accepted, which can be years after
+the question's own time. The acceptance stays known from the day it happened, as a vote of type 1
+(accepted by the originator) on the answer.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ TABLES = (
      "SELECT Id, CreationDate, DisplayName, WebsiteUrl, Location, AboutMe, AccountId FROM src"),
     ("posts", "posts.parquet",
      "SELECT Id, PostTypeId, CreationDate, Body, OwnerUserId, Title, Tags, ContentLicense, "
-     "AcceptedAnswerId, ParentId FROM src"),
+     "ParentId FROM src"),
     ("votes", "votes.parquet", "SELECT Id, PostId, VoteTypeId, CreationDate FROM src"),
     ("comments", "comments.parquet",
      "SELECT Id, PostId, Text, CreationDate, UserId, ContentLicense FROM src"),
@@ -29,8 +32,7 @@ TABLES = (
 
 KEYS = {
     "users": ("Id", {}, "CreationDate"),
-    "posts": ("Id", {"OwnerUserId": "users", "ParentId": "posts", "AcceptedAnswerId": "posts"},
-              "CreationDate"),
+    "posts": ("Id", {"OwnerUserId": "users", "ParentId": "posts"}, "CreationDate"),
     "votes": ("Id", {"PostId": "posts"}, "CreationDate"),
     "comments": ("Id", {"PostId": "posts", "UserId": "users"}, "CreationDate"),
     "badges": ("Id", {"UserId": "users"}, "Date"),

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..errors import TrainError, bad_argument
 from ..families import FitOptions, Fitted, Rows
-from ..schema import read_schema
 from ..task import Task, task_rows
 from . import lightgbm_model
 from .compile import compile_plan, schema_info, to_sql
@@ -47,7 +46,7 @@ def _split(con, task: Task, split: str) -> Rows:
 
 
 def build_plan(con, task: Task, depth: int = DEFAULT_DEPTH, history: bool = True):
-    schema = read_schema(con, count_dangling=False, as_of=task.training_cutoff)
+    schema = task.schema(con, as_of=task.training_cutoff)
     plan = enumerate_features(con, schema, task.entity, depth=depth, as_of=task.training_cutoff)
     if history:
         add_label_history(plan, task)

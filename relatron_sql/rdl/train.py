@@ -22,7 +22,7 @@ from .. import metrics, registry
 from ..arrays import floats
 from ..errors import TrainError, bad_argument
 from ..families import Rows
-from ..schema import Schema, read_schema
+from ..schema import Schema
 from ..task import Task
 from .encoders import TableEncoder, TableFeatures
 from .graph import Graph, graph_for
@@ -65,7 +65,7 @@ class Prepared:
         # label's window, as DFS takes its features: nothing from the validation or test
         # period shapes an encoding
         as_of = task.training_cutoff if encoders is None else None
-        schema = schema or read_schema(con, count_dangling=False, as_of=as_of)
+        schema = schema or task.schema(con, as_of=as_of)
         graph = graph_for(con, task.entity, schema)
         if encoders is None:
             encoders = {n: TableEncoder.fit(con, schema.tables[n], as_of)

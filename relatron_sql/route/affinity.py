@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import metrics
 from ..models import split_rows
-from ..schema import read_schema
 from ..task import Task
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ def depth1_plan(con, task: Task):
     takes them: from rows known at the training cutoff (the last training anchor)."""
     from ..dfs.compile import schema_info
     from ..dfs.enumerate import enumerate_features
-    schema = read_schema(con, count_dangling=False, as_of=task.training_cutoff)
+    schema = task.schema(con, as_of=task.training_cutoff)
     plan = enumerate_features(con, schema, task.entity, depth=1, windows=(),
                               as_of=task.training_cutoff)
     return plan, schema_info(schema, plan)
