@@ -495,7 +495,26 @@ def to_sql(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) 
     check_dialect(dialect)
     if dialect == "bigquery":
         tree = tree.transform(_bigquery_epoch)
+    if dialect == "trino":
+        tree = tree.transform(_trino_seconds)
     return tree.sql(dialect=dialect, pretty=pretty)
+
+
+def _trino_seconds(node: exp.Expression) -> exp.Expression:
+    """Trino has no MICROSECOND interval, and its seconds carry milliseconds: a horizon with
+    a fraction of a second becomes fractional seconds, or an error where milliseconds would
+    cut it."""
+    if not (isinstance(node, exp.Interval) and node.text("unit").upper() == "MICROSECOND"):
+        return node
+    micros = int(node.this.name)
+    if micros % 1000:
+        raise bad_argument("dialect", f"trino intervals hold milliseconds, and the task's "
+                           f"horizon is {micros} microseconds; give the task a horizon in "
+                           "whole milliseconds, or choose another dialect", DIALECTS,
+                           CompileError)
+    seconds, millis = divmod(micros // 1000, 1000)
+    return exp.Interval(this=exp.Literal.string(f"{seconds}.{millis:03d}"),
+                        unit=exp.Var(this="SECOND"))
 
 
 def _bigquery_epoch(node: exp.Expression) -> exp.Expression:

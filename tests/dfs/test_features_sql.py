@@ -36,3 +36,49 @@ def test_duckdb_form_computes_the_model_features(fresh_gen):
     theirs = np.column_stack([np.ma.filled(np.ma.asarray(out[n], dtype=float), np.nan)
                               for n in names])
     assert np.allclose(mine, theirs, equal_nan=True)
+
+
+def _history_plan(con, horizon):
+    """A depth-1 plan with label history for a task of the given horizon."""
+    import datetime as dt
+
+    from relatron_sql.dfs.compile import compile_plan, schema_info
+    from relatron_sql.dfs.enumerate import add_label_history, enumerate_features
+    from relatron_sql.schema import read_schema
+    from relatron_sql.task import create_task, load_task
+    from relatron_sql.testing import ACTIVE_SQL, make_database
+    make_database(con, n_users=30, seed=1, tasks=False)
+    start = dt.datetime(2020, 1, 1)
+    create_task(con, "act", "users", ACTIVE_SQL, horizon=horizon,
+                val_timestamp=start + dt.timedelta(days=219),
+                test_timestamp=start + dt.timedelta(days=292))
+    schema = read_schema(con, count_dangling=False)
+    plan = add_label_history(enumerate_features(con, schema, "users", depth=1),
+                             load_task(con, "act"))
+    return compile_plan(plan, schema_info(schema, plan))
+
+
+def test_trino_gets_a_fractional_horizon_in_seconds(con):
+    """Trino has no MICROSECOND interval: 30 days and 0.9 s is written as fractional seconds,
+    which Trino's millisecond intervals hold exactly."""
+    import datetime as dt
+
+    from relatron_sql.dfs.compile import to_sql
+    tree = _history_plan(con, dt.timedelta(days=30, milliseconds=900))
+    assert "INTERVAL '2592000900000' MICROSECOND" in to_sql(tree, "duckdb")
+    sql = to_sql(tree, "trino")
+    assert "MICROSECOND" not in sql.upper()
+    assert "INTERVAL '2592000.900' SECOND" in sql
+    sqlglot.parse_one(sql, read="trino")
+
+
+def test_trino_refuses_a_horizon_finer_than_milliseconds(con):
+    import datetime as dt
+
+    from relatron_sql.dfs.compile import to_sql
+    from relatron_sql.errors import CompileError
+    tree = _history_plan(con, dt.timedelta(days=30, microseconds=1))
+    with pytest.raises(CompileError, match="argument 'dialect': trino intervals hold "
+                                            "milliseconds.*2592000000001 microseconds"):
+        to_sql(tree, "trino")
+    assert "MICROSECOND" in to_sql(tree, "postgres").upper()
