@@ -218,7 +218,7 @@ def product_routing(outcomes: list[dict]) -> None:
     right = committed = 0
     for o in outcomes:
         model = selector.fit([t for t in outcomes if t is not o
-                              and (o["test_key"] is None or t["test_key"] != o["test_key"])])
+                              and not t["test_keys"] & o["test_keys"]])
         p = model.probability(o["signals"])
         family = router.family_for(p)
         committed += family != "both"

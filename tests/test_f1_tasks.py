@@ -58,3 +58,13 @@ def test_task_counts_are_returned_and_stored(f1_con):
     counts = json.loads(f1_con.execute("SELECT counts FROM relatron.tasks WHERE name = "
                                        "'driver-top3'").fetchall()[0][0])
     assert counts["val"]["rows"] == 588
+
+
+@pytest.mark.parametrize("task", sorted(SPLITS))
+def test_the_shipped_bank_knows_each_relbench_task_by_its_test_key(f1_con, task):
+    """Routing a RelBench task must leave out the shipped bank's record of it (which holds its
+    test result), so that record must carry the key the task computes here."""
+    from relatron_sql.route import bank
+    from relatron_sql.task import load_task
+    keys = {r.get("test_key") for r in bank.load() if r["task"] == f"f1/{task}"}
+    assert keys == {bank.test_key(load_task(f1_con, task))}

@@ -1,4 +1,5 @@
 """Task signals, the bank and the router."""
+import dataclasses
 import datetime as dt
 import json
 
@@ -320,6 +321,48 @@ def test_the_routed_task_own_test_record_is_left_out(gen, tmp_path):
     # 24 shipped tasks + 2 trained here, less t0 (same test key) and user-active (same name)
     assert "selector fitted on 24 bank tasks" in out["reason"]
     assert bank.test_key(load_task(gen, "user-spend")) != key
+
+
+def test_a_copy_written_differently_shares_the_test_key(gen):
+    """The same label query in other case, with a comment, other spacing or a final ';' defines
+    the same test rows, so it must carry the same key; another query must not."""
+    from relatron_sql.testing import ACTIVE_SQL
+    task = load_task(gen, "user-active")
+    assert " ".join(task.label_sql.split()) == " ".join(ACTIVE_SQL.split())
+    for variant in (ACTIVE_SQL.lower(), "-- a copy\n" + ACTIVE_SQL + ";",
+                    "\n".join(ACTIVE_SQL.split()), ACTIVE_SQL.replace("users", '"USERS"')):
+        assert bank.test_key(dataclasses.replace(task, label_sql=variant)) == bank.test_key(task)
+    other = dataclasses.replace(task, label_sql=ACTIVE_SQL.replace("<= a.window_end",
+                                                                   "< a.window_end"))
+    assert other.label_sql != ACTIVE_SQL and bank.test_key(other) != bank.test_key(task)
+    # rows written before queries were compared this way carry the key of their words
+    legacy = bank._key(task, " ".join(task.label_sql.split()))
+    assert bank.test_keys(task) == {bank.test_key(task), legacy}
+
+
+def test_a_task_is_left_out_by_any_of_its_rows_test_keys(gen, tmp_path):
+    """A bank task whose rows carry two keys (redefined under one name and trained again) is
+    left out when either is the routed task's, whatever order the rows come in."""
+    rows = _synthetic_bank(np.random.default_rng(1))
+    key = bank.test_key(load_task(gen, "user-active"))
+    rows[0]["test_key"], rows[1]["test_key"] = "an-older-definition", key
+    for order in (rows, rows[1::-1] + rows[2:]):
+        assert bank.outcomes(order)[0]["test_keys"] == {"an-older-definition", key}
+        path = tmp_path / "bank.json"
+        path.write_text(json.dumps(order))
+        out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+        assert "selector fitted on 23 bank tasks" in out["reason"]
+
+
+def test_a_bank_row_whose_config_is_not_an_object_is_a_bank_error(gen, tmp_path):
+    rows = _synthetic_bank(np.random.default_rng(1))
+    rows[3]["config"] = [1]
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(bank.BankError, match="argument 'bank'.*row 3.*config must be an object"):
+        bank.load(path)
+    out = router.route(gen, "user-active", bank_path=str(path), affinities=False)
+    assert out["family"] == "both" and "config must be an object" in out["reason"]
 
 
 def test_a_foreign_key_of_another_numeric_type_still_links_entities(gen):

@@ -8,6 +8,7 @@ text; nothing is pickled.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import lightgbm as lgb
@@ -75,7 +76,8 @@ def prior_params(prior: dict, kind: str) -> dict | None:
     out = {}
     for key, (lo, hi) in _RANGES.items():
         value = params.get(key)
-        if not isinstance(value, (int, float)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not math.isfinite(value):
             return None
         value = min(max(value, lo), hi)
         out[key] = int(round(value)) if isinstance(lo, int) else float(value)

@@ -10,9 +10,13 @@ study too when their configuration lies in the space.
 """
 from __future__ import annotations
 
+import logging
 import math
 
+from .model import CONVS
 from .train import DEFAULTS
+
+log = logging.getLogger(__name__)
 
 TRIALS = (
     {},
@@ -85,13 +89,58 @@ def fixed_trials(priors=()) -> list[dict]:
     (a stored config that spells out the defaults repeats the empty one)."""
     out: list[dict] = []
     seen: list[dict] = []
-    for config in [*(priors or ()), *TRIALS]:
+    usable = []
+    for config in priors or ():
+        problem = prior_problem(config)
+        if problem:   # a bank row written by hand or by another release: skipped, not fatal
+            log.warning("an RDL search prior from the bank is skipped: %s", problem)
+        else:
+            usable.append(config)
+    for config in [*usable, *TRIALS]:
         known = {k: v for k, v in (config or {}).items() if k in DEFAULTS}
         full = {**DEFAULTS, **known}
         if full not in seen:
             seen.append(full)
             out.append(known)
     return out
+
+
+_CHOICES = {"conv": CONVS, "aggr": ("sum", "mean", "max"), "strategy": ("last", "uniform")}
+_POSITIVE_INTS = ("channels", "layers", "batch_size", "max_epochs", "patience")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def prior_problem(config) -> str | None:
+    """Why a stored configuration cannot be an RDL trial (the options RDL knows, checked the
+    way a user's would be), or None."""
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        return f"a configuration must be an object, not {type(config).__name__}"
+    for key, choices in _CHOICES.items():
+        if key in config and config[key] not in choices:
+            return f"{key} {config[key]!r} is not one of {list(choices)}"
+    for key in _POSITIVE_INTS:
+        if key in config and not (_number(config[key]) and config[key] == int(config[key])
+                                  and config[key] >= 1):
+            return f"{key} {config[key]!r} is not a positive whole number"
+    if "fanouts" in config and not (isinstance(config["fanouts"], list) and config["fanouts"]
+                                    and all(_number(f) and f == int(f) and f >= 1
+                                            for f in config["fanouts"])):
+        return f"fanouts {config['fanouts']!r} is not a list of positive whole numbers"
+    if "lr" in config and not (_number(config["lr"]) and config["lr"] > 0):
+        return f"lr {config['lr']!r} is not a positive number"
+    for key in ("dropout", "weight_decay", "max_seconds"):
+        if key in config and not (_number(config[key]) and config[key] >= 0
+                                  and (key != "dropout" or config[key] < 1)):
+            return f"{key} {config[key]!r} is out of range"
+    for key in ("history", "amp"):
+        if key in config and not isinstance(config[key], bool):
+            return f"{key} {config[key]!r} is not true or false"
+    return None
 
 
 class Search:

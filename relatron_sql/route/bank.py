@@ -62,6 +62,8 @@ def row_problem(row: dict) -> str | None:
     for field in ("val_metric", "test_metric"):
         if not _number_or_null(row.get(field)):
             return f"{field} is not a number"
+    if not (row.get("config") is None or isinstance(row.get("config"), dict)):
+        return "config must be an object"
     seed = row.get("seed")
     if not (seed is None or isinstance(seed, (int, str)) and not isinstance(seed, bool)):
         return "seed must be a number or a string"
@@ -70,13 +72,39 @@ def row_problem(row: dict) -> str | None:
     return None
 
 
+def _canonical_sql(sql: str) -> str:
+    """A label query as DuckDB reads it: identifiers folded (DuckDB matches them without case,
+    quoted or not), keywords and spacing as sqlglot writes them, comments and a final ``;``
+    dropped. A query sqlglot cannot parse is compared by its words."""
+    import sqlglot
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        return normalize_identifiers(tree, dialect="duckdb").sql(
+            dialect="duckdb", identify=True, comments=False)
+    except sqlglot.errors.SqlglotError:
+        return " ".join(sql.split())
+
+
+def _key(task, label_sql: str) -> str:
+    parts = [task.entity, label_sql, task.kind, task.horizon.total_seconds(),
+             str(task.test_timestamp), task.eval_windows]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
 def test_key(task) -> str:
     """What defines a task's test rows (entity, label query, kind, horizon, test timestamp and
     windows), hashed: two tasks with the same key, on the same data, have the same test rows.
-    (On other data they share a key too, and are left out all the same: the cautious side.)"""
-    parts = [task.entity, " ".join(task.label_sql.split()), task.kind,
-             task.horizon.total_seconds(), str(task.test_timestamp), task.eval_windows]
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+    (On other data they share a key too, and are left out all the same: the cautious side.)
+    The label query is compared as DuckDB reads it, so a copy that differs in case, comments
+    or spacing shares the key."""
+    return _key(task, _canonical_sql(task.label_sql))
+
+
+def test_keys(task) -> set[str]:
+    """Every key a record of this task may carry: ``test_key``, and the key of releases that
+    compared label queries by their words only (rows a database's earlier trainings wrote)."""
+    return {test_key(task), _key(task, " ".join(task.label_sql.split()))}
 
 
 def outcomes(rows: list[dict]) -> list[dict]:
@@ -87,16 +115,19 @@ def outcomes(rows: list[dict]) -> list[dict]:
     validation-selected row stands for it (``runs``: family -> seed -> row); its test score is
     the mean of those rows' oriented test metrics (``test``), so a winner decided by one seed's
     luck shows as a narrow margin instead of a flip. ``best`` is each family's best-validation
-    row over all seeds.
+    row over all seeds. ``test_keys`` are the test keys of all the task's rows (a task
+    redefined under the same name carries more than one).
     """
     by_task: dict[str, dict] = {}
     for r in rows:
         if r["family"] not in FAMILIES or r.get("val_metric") is None:
             continue
         t = by_task.setdefault(r["task"], {"task": r["task"], "database": r.get("database"),
-                                           "test_key": r.get("test_key"),
+                                           "test_keys": set(),
                                            "signals": r["signals"],
                                            "runs": {f: {} for f in FAMILIES}})
+        if r.get("test_key"):
+            t["test_keys"].add(r["test_key"])
         runs = t["runs"][r["family"]]
         seed = r.get("seed", 0)
         if seed not in runs or _better(r, runs[seed]):
@@ -155,4 +186,4 @@ def nearest(rows: list[dict], signals: dict, family: str, k: int = 2,
             for i in order]
 
 
-__all__ = ["load", "outcomes", "nearest", "test_key", "BankError", "DEFAULT", "KEYS"]
+__all__ = ["load", "outcomes", "nearest", "test_key", "test_keys", "BankError", "DEFAULT", "KEYS"]

@@ -67,9 +67,9 @@ def route(con, name: str, bank_path: str | None = None, affinities: bool = True)
         return decision
     # the task's own record (by test key, shipped or trained here; a user's older rows, by
     # name) holds its test result: leave it out, so that no family is chosen for its test score
-    key = bank_mod.test_key(task)
+    keys = bank_mod.test_keys(task)
     outcomes = [o for o in bank_mod.outcomes(rows)
-                if o["task"] != USER_PREFIX + name and o.get("test_key") != key]
+                if o["task"] != USER_PREFIX + name and not o["test_keys"] & keys]
     winners = {o["rdl_wins"] for o in outcomes}
     if len(outcomes) < MIN_BANK_TASKS or len(winners) < 2:
         decision.update(family="both", probability=None,

@@ -69,3 +69,13 @@ def test_time_budget_spent_on_priors_stops_before_the_study():
     lightgbm_model.search("binary", None, *_data(1), budget=50, seed=0, time_budget=0.0,
                           priors=[prior, prior], trial_log=lambda **kw: logged.append(kw))
     assert len(logged) == 1
+
+
+def test_a_prior_with_a_value_that_is_not_a_finite_number_is_dropped():
+    good = {"learning_rate": 0.05, "num_leaves": 9, "min_data_in_leaf": 7,
+            "feature_fraction": 0.6, "bagging_fraction": 0.9, "lambda_l2": 0.5}
+    assert lightgbm_model.prior_params(good, "binary") is not None
+    for bad in (float("nan"), float("inf"), True):
+        assert lightgbm_model.prior_params({**good, "learning_rate": bad}, "binary") is None
+    assert lightgbm_model.usable_priors([{**good, "lambda_l2": float("nan")}, good],
+                                        "binary") == [lightgbm_model.prior_params(good, "binary")]

@@ -34,6 +34,21 @@ def test_bank_priors_come_first_without_repeats():
     assert len(fixed_trials([dict(DEFAULTS)])) == len(TRIALS)
 
 
+@pytest.mark.parametrize("prior", [
+    [1], "sage", {"conv": "relgnn"}, {"aggr": "median"}, {"channels": 0}, {"layers": 2.5},
+    {"fanouts": []}, {"fanouts": [16, -1]}, {"lr": float("nan")}, {"lr": 0}, {"dropout": 1.0},
+    {"history": "yes"}, {"channels": True}])
+def test_a_prior_rdl_cannot_train_is_skipped_with_a_warning(prior, caplog):
+    """A bank row from another release or edited by hand must not abort a training with an
+    error about an argument the user never passed: the prior is skipped and the search runs."""
+    assert search_mod.prior_problem(prior)
+    with caplog.at_level("WARNING"):
+        assert fixed_trials([prior, {"conv": "gat"}]) == fixed_trials([{"conv": "gat"}])
+    assert "prior from the bank is skipped" in caplog.text
+    assert search_mod.prior_problem(dict(DEFAULTS)) is None
+    assert search_mod.prior_problem(None) is None
+
+
 def test_a_budget_within_the_fixed_trials_runs_them_in_order():
     assert run(Search(3, seed=0, higher_is_better=True)) == [dict(t) for t in TRIALS[:3]]
     assert run(Search(1, seed=0, higher_is_better=True)) == [{}]
