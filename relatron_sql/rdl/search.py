@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 
-from .model import CONVS
 from .train import DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -89,14 +88,7 @@ def fixed_trials(priors=()) -> list[dict]:
     (a stored config that spells out the defaults repeats the empty one)."""
     out: list[dict] = []
     seen: list[dict] = []
-    usable = []
-    for config in priors or ():
-        problem = prior_problem(config)
-        if problem:   # a bank row written by hand or by another release: skipped, not fatal
-            log.warning("an RDL search prior from the bank is skipped: %s", problem)
-        else:
-            usable.append(config)
-    for config in [*usable, *TRIALS]:
+    for config in [*filter(_usable, priors or ()), *TRIALS]:
         known = {k: v for k, v in (config or {}).items() if k in DEFAULTS}
         full = {**DEFAULTS, **known}
         if full not in seen:
@@ -105,12 +97,22 @@ def fixed_trials(priors=()) -> list[dict]:
     return out
 
 
-_CHOICES = {"conv": CONVS, "aggr": ("sum", "mean", "max"), "strategy": ("last", "uniform")}
 _POSITIVE_INTS = ("channels", "layers", "batch_size", "max_epochs", "patience")
 
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive_whole(value) -> bool:
+    return _number(value) and value == int(value) and value >= 1
+
+
+def _usable(config) -> bool:
+    problem = prior_problem(config)
+    if problem:   # a bank row written by hand or by another release: skipped, not fatal
+        log.warning("an RDL search prior from the bank is skipped: %s", problem)
+    return problem is None
 
 
 def prior_problem(config) -> str | None:
@@ -120,16 +122,15 @@ def prior_problem(config) -> str | None:
         return None
     if not isinstance(config, dict):
         return f"a configuration must be an object, not {type(config).__name__}"
-    for key, choices in _CHOICES.items():
-        if key in config and config[key] not in choices:
-            return f"{key} {config[key]!r} is not one of {list(choices)}"
+    space = _space()
+    for key in ("conv", "aggr", "strategy"):   # the choices of the search space
+        if key in config and config[key] not in space[key].choices:
+            return f"{key} {config[key]!r} is not one of {list(space[key].choices)}"
     for key in _POSITIVE_INTS:
-        if key in config and not (_number(config[key]) and config[key] == int(config[key])
-                                  and config[key] >= 1):
+        if key in config and not _positive_whole(config[key]):
             return f"{key} {config[key]!r} is not a positive whole number"
     if "fanouts" in config and not (isinstance(config["fanouts"], list) and config["fanouts"]
-                                    and all(_number(f) and f == int(f) and f >= 1
-                                            for f in config["fanouts"])):
+                                    and all(map(_positive_whole, config["fanouts"]))):
         return f"fanouts {config['fanouts']!r} is not a list of positive whole numbers"
     if "lr" in config and not (_number(config["lr"]) and config["lr"] > 0):
         return f"lr {config['lr']!r} is not a positive number"
