@@ -154,7 +154,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     if progress is not None:
         progress("routing" if family == "auto" else "preparing")
     chosen, decision = choose_family(con, task, family)
-    priors = _priors(con, decision)
+    prior_notes: list[str] = []
+    priors = _priors(con, decision, prior_notes)
     fam = _Both(priors, budget) if chosen == "both" else families.get(chosen)
     # what the caller asked for, so that a call reuses only a model searched as it asks: both
     # families without a budget run their own (RDL's grows with the bank's priors, and a call
@@ -193,7 +194,9 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         register = functools.partial(_register, task=task, family=chosen, fitted=kept,
                                      scores=scores, seed=seed, fingerprint=fingerprint,
                                      seconds=seconds, decision=decision, call=call)
-        warnings = list(fitted.extra.get("warnings", ()))
+        fitted.extra["warnings"] = [*_prior_warnings(prior_notes, chosen, isinstance(fam, _Both)),
+                                    *fitted.extra.get("warnings", ())]
+        warnings = list(fitted.extra["warnings"])
         for w in warnings:
             log.warning("%s: %s", name, w)
         summary = {"name": name, "family": chosen, "route": decision, "metric": task.metric,
@@ -458,7 +461,8 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     return out
 
 
-def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
+def _priors(con, decision: dict | None, notes: list[str] | None = None
+            ) -> dict[str, list[dict]]:
     """Per family, the best configurations of the two bank tasks most similar to this one
     (by its routing signals); empty without signals or a readable bank. The task's own earlier
     records (the shipped bank's, and this database's trainings of it) may be among them: their
@@ -472,8 +476,42 @@ def _priors(con, decision: dict | None) -> dict[str, list[dict]]:
     except bank.BankError as e:
         log.warning("no search priors: %s", e)
         return {}
-    return {family: [n["config"] for n in bank.nearest(rows, signals, family, k=2)]
+    return {family: _usable_nearest(rows, signals, family, notes)
             for family in ("dfs", "rdl")}
+
+
+def _prior_warnings(notes: list[str], kept: str, both: bool) -> list[str]:
+    """The notes on skipped bank configurations of the families searched, worded as the
+    families' own warnings are (``rdl (not kept): ...`` for the one not kept)."""
+    out = []
+    for note in notes:
+        family = note.split(":", 1)[0]
+        if family == kept:
+            out.append(note)
+        elif both:
+            out.append(note.replace(f"{family}: ", f"{family} (not kept): ", 1))
+    return out
+
+
+def _usable_nearest(rows: list[dict], signals: dict, family: str, notes: list[str] | None,
+                    k: int = 2) -> list[dict]:
+    """The configurations of the ``k`` most similar bank tasks that ``family`` can train. A
+    bank row it cannot (written by another release, or edited by hand) is passed over for the
+    next most similar task, and said once in ``notes``."""
+    from .route import bank
+    problem = families.get(family).prior_problem
+    chosen = bank.nearest(rows, signals, family, k=k)
+    skipped = [(n["task"], problem(n["config"])) for n in chosen if problem(n["config"])]
+    if skipped:
+        rows = [r for r in rows if r["family"] != family or problem(r["config"]) is None]
+        chosen = bank.nearest(rows, signals, family, k=k)
+        for task, why in skipped:
+            message = (f"{family}: the bank configuration of task {task!r} is skipped ({why}); "
+                       "the next most similar task's is tried")
+            log.warning("%s", message)
+            if notes is not None:
+                notes.append(message)
+    return [n["config"] for n in chosen]
 
 
 def _planned_trials(fam, budget: int, priors: dict[str, list[dict]], kind: str):

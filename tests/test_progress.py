@@ -46,7 +46,8 @@ def test_progress_line_follows_trials_and_epochs(con):
 def test_dfs_trial_count_includes_the_bank_priors_it_tries(con, monkeypatch):
     prior = {"params": {"learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 10,
                         "feature_fraction": 0.7, "bagging_fraction": 0.9, "lambda_l2": 0.1}}
-    monkeypatch.setattr(models, "_priors", lambda con, decision: {"dfs": [prior, {"bad": 1}]})
+    monkeypatch.setattr(models, "_priors",
+                        lambda con, decision, notes=None: {"dfs": [prior, {"bad": 1}]})
     out = io.StringIO()
     models.train(con, "user-active", family="dfs", budget=2,
                  progress=progress.ProgressLine(out, always=True))

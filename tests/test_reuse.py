@@ -37,8 +37,8 @@ def test_auto_mode_over_both_families_stays_reused_when_the_bank_grows(gen_con, 
     priors = []
     monkeypatch.setattr(models, "choose_family", lambda con, task, family: (
         "both", {"task": task.name, "family": "both", "signals": {"metric": task.metric}}))
-    monkeypatch.setattr(models, "_priors", lambda con, decision: {"dfs": [],
-                                                                  "rdl": list(priors)})
+    monkeypatch.setattr(models, "_priors", lambda con, decision, notes=None: {
+        "dfs": [], "rdl": list(priors)})
     call = "time_budget := 6"
     first = _train(gen_con, call)
     assert _train(gen_con, call).get("reused")

@@ -455,3 +455,40 @@ def test_a_copy_of_a_task_trained_here_does_not_route_on_its_test_record(gen, tm
                                        (0.21, "both"), (1.0, "rdl"), (0.0, "dfs")])
 def test_the_two_commitment_lines_are_symmetric(p, family):
     assert router.family_for(p) == family
+
+
+def test_a_near_bank_configuration_a_family_cannot_train_gives_way_to_the_next():
+    from relatron_sql import models
+    rows = _synthetic_bank(np.random.default_rng(2))
+    query = rows[6]["signals"]                       # task t3's own signals
+    assert models._usable_nearest(rows, query, "rdl", None)[0] == {"i": 3}
+    for r in rows:
+        if r["task"] == "t3" and r["family"] == "rdl":
+            r["config"] = {"conv": "relgnn"}        # from another release, say
+    notes = []
+    configs = models._usable_nearest(rows, query, "rdl", notes)
+    assert len(configs) == 2 and {"conv": "relgnn"} not in configs
+    assert configs == [n["config"] for n in bank.nearest(
+        [r for r in rows if r["task"] != "t3"], query, "rdl", k=2)]
+    assert len(notes) == 1 and "'t3'" in notes[0] and "relgnn" in notes[0]
+    assert notes[0].startswith("rdl: ")
+
+
+def test_a_skipped_bank_configuration_is_said_once_in_the_training_warnings(gen, monkeypatch):
+    from relatron_sql import models
+    params = {"learning_rate": 0.05, "num_leaves": 9, "min_data_in_leaf": 7,
+              "feature_fraction": 0.6, "bagging_fraction": 0.9, "lambda_l2": 0.5}
+    rows = _synthetic_bank(np.random.default_rng(2))
+    for r in rows:
+        r["config"] = {"params": {**params, "lambda_l2": float("nan") if r["task"] == "t3"
+                                  else 0.5}}
+    sig = rows[6]["signals"]
+    monkeypatch.setattr(bank, "load", lambda path=None: rows)
+    monkeypatch.setattr(router, "route", lambda con, name, **kw: {
+        "task": name, "family": "dfs", "probability": 0.1, "reason": "test", "signals": sig})
+    out = models.train(gen, "user-active", family="auto", budget=1)
+    skipped = [w for w in out["warnings"] if "is skipped" in w]
+    assert len(skipped) == 1 and "'t3'" in skipped[0] and "lambda_l2 nan" in skipped[0]
+    # the two usable neighbours' configurations, then the one study trial
+    assert gen.execute("SELECT COUNT(*) FROM relatron.trials WHERE name = 'user-active'"
+                       ).fetchall()[0][0] == 3

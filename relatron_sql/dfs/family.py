@@ -76,6 +76,11 @@ class DfsFamily:
         (the bank's priors come on top)."""
         return self.default_budget
 
+    @staticmethod
+    def prior_problem(config) -> str | None:
+        """Why a bank configuration cannot be a trial of this family, or None."""
+        return lightgbm_model.prior_problem(config)
+
     def fit(self, con, task: Task, options: FitOptions, depth: int = DEFAULT_DEPTH,
             max_features: int = MAX_FEATURES) -> Fitted:
         if options.budget is None or options.budget <= 0:

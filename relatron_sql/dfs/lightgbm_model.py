@@ -68,18 +68,33 @@ _RANGES = {"learning_rate": (0.01, 0.2), "num_leaves": (4, 64), "min_data_in_lea
            "lambda_l2": (1e-3, 10.0)}
 
 
-def prior_params(prior: dict, kind: str) -> dict | None:
-    """A stored configuration (ours, or its ``params``) clipped into the search space."""
-    params = prior.get("params", prior) if isinstance(prior, dict) else None
+def _stored_params(prior):
+    return prior.get("params", prior) if isinstance(prior, dict) else None
+
+
+def prior_problem(prior) -> str | None:
+    """Why a stored configuration (ours, or its ``params``) cannot be a DFS trial, or None."""
+    params = _stored_params(prior)
     if not isinstance(params, dict):
-        return None
-    out = {}
-    for key, (lo, hi) in _RANGES.items():
+        return f"a configuration must be an object, not {type(params).__name__}"
+    for key in _RANGES:
         value = params.get(key)
+        if value is None:
+            return f"{key} is missing"
         if not isinstance(value, (int, float)) or isinstance(value, bool) \
                 or not math.isfinite(value):
-            return None
-        value = min(max(value, lo), hi)
+            return f"{key} {value!r} is not a finite number"
+    return None
+
+
+def prior_params(prior: dict, kind: str) -> dict | None:
+    """A stored configuration clipped into the search space, or None when it cannot be one."""
+    if prior_problem(prior) is not None:
+        return None
+    params = _stored_params(prior)
+    out = {}
+    for key, (lo, hi) in _RANGES.items():
+        value = min(max(params[key], lo), hi)
         out[key] = int(round(value)) if isinstance(lo, int) else float(value)
     if kind == "regression":
         out["objective"] = params.get("objective") if params.get("objective") in (

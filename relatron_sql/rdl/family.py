@@ -17,7 +17,7 @@ from ..families import FitOptions, Fitted
 from ..models import check_device, split_rows
 from ..task import Task
 from . import train as engine
-from .search import Search, fixed_trials
+from .search import Search, fixed_trials, prior_problem
 
 
 class RDLFamily:
@@ -28,6 +28,11 @@ class RDLFamily:
         """Trials when auto mode searches both families and the caller names no budget: the
         bank's priors and the fixed trials."""
         return len(fixed_trials(priors))
+
+    @staticmethod
+    def prior_problem(config) -> str | None:
+        """Why a bank configuration cannot be a trial of this family, or None."""
+        return prior_problem(config)
 
     #: Weight of flatness against the validation metric when choosing among the best trials
     #: (0 = plain best-validation selection).

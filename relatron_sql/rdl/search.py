@@ -10,12 +10,10 @@ study too when their configuration lies in the space.
 """
 from __future__ import annotations
 
-import logging
 import math
 
 from .train import DEFAULTS
 
-log = logging.getLogger(__name__)
 
 TRIALS = (
     {},
@@ -109,10 +107,9 @@ def _positive_whole(value) -> bool:
 
 
 def _usable(config) -> bool:
-    problem = prior_problem(config)
-    if problem:   # a bank row written by hand or by another release: skipped, not fatal
-        log.warning("an RDL search prior from the bank is skipped: %s", problem)
-    return problem is None
+    # a bank row written by hand or by another release: skipped, not fatal (the caller that
+    # collects the bank's priors says so once, in the training's warnings)
+    return prior_problem(config) is None
 
 
 def prior_problem(config) -> str | None:

@@ -77,5 +77,10 @@ def test_a_prior_with_a_value_that_is_not_a_finite_number_is_dropped():
     assert lightgbm_model.prior_params(good, "binary") is not None
     for bad in (float("nan"), float("inf"), True):
         assert lightgbm_model.prior_params({**good, "learning_rate": bad}, "binary") is None
+    assert "learning_rate nan is not a finite number" in lightgbm_model.prior_problem(
+        {"params": {**good, "learning_rate": float("nan")}})
+    assert lightgbm_model.prior_problem({**good, "num_leaves": None}) == "num_leaves is missing"
+    assert lightgbm_model.prior_problem([good]).startswith("a configuration must be an object")
+    assert lightgbm_model.prior_problem(good) is None
     assert lightgbm_model.usable_priors([{**good, "lambda_l2": float("nan")}, good],
                                         "binary") == [lightgbm_model.prior_params(good, "binary")]
