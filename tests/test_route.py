@@ -492,3 +492,32 @@ def test_a_skipped_bank_configuration_is_said_once_in_the_training_warnings(gen,
     # the two usable neighbours' configurations, then the one study trial
     assert gen.execute("SELECT COUNT(*) FROM relatron.trials WHERE name = 'user-active'"
                        ).fetchall()[0][0] == 3
+
+
+def test_routing_follows_the_sessions_threads_setting(gen, monkeypatch):
+    """The path affinity's untrained GNN and the feature affinity's LightGBM use no more
+    threads than SET threads allows."""
+    import lightgbm
+    import torch
+    from relatron_sql.rdl import train as engine
+    used = []
+    real_train = lightgbm.train
+    monkeypatch.setattr(lightgbm, "train", lambda params, *a, **kw: (
+        used.append(("lightgbm", params["num_threads"])), real_train(params, *a, **kw))[1])
+    real_embed = affinity.untrained_embeddings
+
+    def embeddings(*args, **kwargs):
+        out = real_embed(*args, **kwargs)
+        used.append(("torch", torch.get_num_threads()))
+        return out
+
+    monkeypatch.setattr(affinity, "untrained_embeddings", embeddings)
+    task = load_task(gen, "user-active")
+    try:
+        gen.execute("SET threads = 1")
+        signals.compute(gen, task)
+        assert ("lightgbm", 1) in used and ("torch", 1) in used
+        assert {n for _, n in used} == {1}
+    finally:
+        gen.execute("RESET threads")
+        engine.set_threads()

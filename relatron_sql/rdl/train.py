@@ -11,9 +11,9 @@ import copy
 import dataclasses
 import io
 import logging
-import os
 import time
 
+import numba
 import numpy as np
 import pyarrow as pa
 import torch
@@ -24,6 +24,7 @@ from ..errors import TrainError, bad_argument
 from ..families import Rows
 from ..schema import Schema
 from ..task import Task
+from ..threads import session_threads
 from .encoders import TableEncoder, TableFeatures
 from .graph import Graph, graph_for
 from .loader import Batches
@@ -42,13 +43,14 @@ DEFAULTS = {"conv": "sage", "aggr": "sum", "channels": 128, "layers": 2, "fanout
             "max_seconds": 300.0}
 
 
-def set_threads() -> None:
-    """Use every core the process may run on."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores))
+def set_threads(con=None) -> int:
+    """Threads for torch and the neighbour sampler: every core the process may run on, or
+    fewer when the session's DuckDB ``threads`` setting asks for fewer (``SET threads = 2``
+    holds for the whole training, as it does for DuckDB's own queries). Returns the count."""
+    n = session_threads(con)
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    return n
 
 
 @dataclasses.dataclass
@@ -210,6 +212,7 @@ class RDLModel:
     def predict(self, con, task: Task, rows: Rows) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)
+        set_threads(con)
         prepared = self.prepared(con, task)
         nodes, times, hist = self.seeds(con, task, rows, prepared)
         return self.finish(task.kind, self.raw_scores(prepared, nodes, times, hist))
@@ -259,7 +262,7 @@ def fit(con, task: Task, prepared: Prepared, config: dict, seed: int, device: st
     from ..models import check_device, split_rows
     check_device(device)
     config = check_config(config)
-    set_threads()
+    set_threads(con)
     torch.manual_seed(seed)
     splits = splits or {s: split_rows(con, task, s) for s in ("train", "val")}
     train, val = splits["train"], splits["val"]

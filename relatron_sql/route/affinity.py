@@ -19,6 +19,7 @@ import numpy as np
 from .. import metrics
 from ..models import split_rows
 from ..task import Task
+from ..threads import session_threads
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def feature_affinity(con, task: Task) -> float | None:
     objective = {"binary": "binary", "regression": "regression_l1",
                  "multiclass": "multiclass"}[task.kind]
     params = {"objective": objective, "num_leaves": 15, "learning_rate": 0.1, "verbose": -1,
-              "seed": 0, "num_threads": 2, "min_data_in_leaf": 20}
+              "seed": 0, "num_threads": min(2, session_threads(con)),
+              "min_data_in_leaf": 20}
     if task.kind == "multiclass":
         params["num_class"] = int(task.num_classes or 2)
     booster = lgb.train(params, lgb.Dataset(x_train, train.label), num_boost_round=60)
@@ -105,6 +107,7 @@ def untrained_embeddings(con, task: Task, row_sets: list, layers: int = 2, seed:
     from ..rdl import train as engine
     from ..rdl.loader import Batches
     from ..rdl.sampler import NeighborSampler
+    engine.set_threads(con)
     prepared = prepared or engine.Prepared.build(con, task)
     config = engine.check_config({"history": False, "layers": layers,
                                   "fanouts": PATH_DEPTHS[layers]})

@@ -126,3 +126,34 @@ def test_fresh_predictions_when_only_the_first_users_exist(gen_con):
     # in 1900 no user has signed up: a seed's own row is not known yet, so it does not reach
     # its group either (static as groups are), and no order exists
     assert out.num_seeds == 3 and len(out.src) == 0 and not np.any(out.hop > 0)
+
+
+def test_training_and_prediction_follow_the_sessions_threads_setting(gen_con, monkeypatch):
+    """SET threads = 1 holds for torch and the neighbour sampler as for DuckDB's own queries;
+    without it they use every core the process may run on."""
+    import numba
+    import torch
+    from relatron_sql.rdl import sampler as sampler_mod
+    seen = []
+
+    class Recording(sampler_mod.NeighborSampler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append((self.threads, torch.get_num_threads()))
+
+    monkeypatch.setattr(engine, "NeighborSampler", Recording)
+    cores = engine.set_threads()
+    task = load_task(gen_con, "user-active")
+    try:
+        gen_con.execute("SET threads = 1")
+        model, _, _ = engine.fit(gen_con, task, engine.Prepared.build(gen_con, task),
+                                 {"max_epochs": 1, "channels": 16}, 0, "cpu")
+        assert seen and set(seen) == {(1, 1)}
+        gen_con.execute(f"SET threads = {cores + 4}")   # more than there are: every core
+        seen.clear()
+        model.predict(gen_con, task, models.split_rows(gen_con, task, "test"))
+        assert set(seen) == {(cores, cores)} and numba.get_num_threads() == min(
+            cores, numba.config.NUMBA_NUM_THREADS)
+    finally:
+        gen_con.execute("RESET threads")
+        engine.set_threads()
