@@ -184,16 +184,23 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         chosen = fitted.extra.get("family", chosen)
         if progress is not None:
             progress("evaluating")
-        scores = {}
-        for split in ("val", "test"):
-            rows = split_rows(con, task, split)
-            scores[split] = metrics.evaluate(task.kind, rows.label,
-                                             fitted.model.predict(con, task, rows))
+        splits = {split: split_rows(con, task, split) for split in ("val", "test")}
+
+        def scores_of(model) -> dict:
+            return {split: metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
+                    for split, rows in splits.items()}
+
+        scores = scores_of(fitted.model)
+        # searched beside the kept one (auto mode over both families): its result goes to the
+        # bank, so that later routing in this database learns which family won here
+        not_kept = [(other, f.config, scores_of(f.model))
+                    for other, f in fitted.extra.pop("not_kept", {}).items()]
         seconds = time.perf_counter() - started
         kept = dataclasses.replace(fitted, model=None)   # what registering needs, no model
         register = functools.partial(_register, task=task, family=chosen, fitted=kept,
                                      scores=scores, seed=seed, fingerprint=fingerprint,
-                                     seconds=seconds, decision=decision, call=call)
+                                     seconds=seconds, decision=decision, call=call,
+                                     not_kept=not_kept)
         fitted.extra["warnings"] = [*_prior_warnings(prior_notes, chosen, isinstance(fam, _Both)),
                                     *fitted.extra.get("warnings", ())]
         warnings = list(fitted.extra["warnings"])
@@ -278,7 +285,7 @@ def _same_call(con, name: str, call: dict, fingerprint: str) -> dict | None:
 
 
 def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint, seconds,
-              decision, call) -> int:
+              decision, call, not_kept=()) -> int:
     with registry.transaction(con) as cur:
         version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM relatron.models "
                               "WHERE name = ?", [task.name]).fetchall()[0][0]
@@ -299,17 +306,34 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
             cur.execute("INSERT INTO relatron.features VALUES (?, ?, ?, ?, ?, ?)",
                         [task.name, version, f["feature"], f.get("importance"),
                          f.get("description"), f.get("sql")])
-        signals = (decision or {}).get("signals")
-        if signals is not None:  # the router leaves out a task's own record by this key
-            from .route.bank import test_key
-            signals = {**signals, "test_key": test_key(task)}
-        cur.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
-                    "val_metric, test_metric, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'user')",
-                    [task.name, task.entity, None if signals is None else
-                     registry.to_json(signals), family, registry.to_json(fitted.config),
-                     _finite(metrics.primary(task.kind, scores["val"])),
-                     _finite(metrics.primary(task.kind, scores["test"]))])
+        from .route.bank import test_key
+        key = test_key(task)   # the router leaves out a task's own record by this key
+        signals = (decision or {}).get("signals") or _recorded_signals(cur, task.name, key)
+        if signals is not None:
+            signals = {**signals, "test_key": key}
+        for name, config, result in [(family, fitted.config, scores), *not_kept]:
+            cur.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
+                        "val_metric, test_metric, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'user')",
+                        [task.name, task.entity, None if signals is None else
+                         registry.to_json(signals), name, registry.to_json(config),
+                         _finite(metrics.primary(task.kind, result["val"])),
+                         _finite(metrics.primary(task.kind, result["test"]))])
     return int(version)
+
+
+def _recorded_signals(cur, name: str, key: str) -> dict | None:
+    """The routing signals an earlier auto-mode training of the same task definition recorded
+    (the same test key), for a training with a named family, which routes nothing: its bank row
+    then joins the rows later routing and search priors read. None when there are none."""
+    for (text,) in cur.execute("SELECT signals FROM relatron.bank WHERE task = ? AND signals "
+                               "IS NOT NULL ORDER BY created_at DESC", [name]).fetchall():
+        try:
+            signals = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(signals, dict) and signals.get("test_key") == key:
+            return {k: v for k, v in signals.items() if k != "test_key"}
+    return None
 
 
 def active_model(con, name: str, load: bool = True):
@@ -548,7 +572,7 @@ class _Both:
 
     def fit(self, con, task: Task, options: FitOptions):
         """A time budget is shared: DFS gets half of it, RDL what is left."""
-        best, warnings = None, {}
+        best, warnings, fits = None, {}, {}
         started = time.perf_counter()
         for i, name in enumerate(("dfs", "rdl")):
             options.trial_log.family = name
@@ -561,9 +585,11 @@ class _Both:
                 time_budget=budget))
             fitted.extra["family"] = name
             warnings[name] = fitted.extra.get("warnings", [])
+            fits[name] = fitted
             if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
         kept = best.extra["family"]
+        best.extra["not_kept"] = {name: f for name, f in fits.items() if name != kept}
         options.trial_log.family = kept
         # a family's warnings start with its name; the other family's model is not returned
         best.extra["warnings"] = [w if name == kept else

@@ -521,3 +521,55 @@ def test_routing_follows_the_sessions_threads_setting(gen, monkeypatch):
     finally:
         gen.execute("RESET threads")
         engine.set_threads()
+
+
+def _bank_rows_of(con, name):
+    return con.execute("SELECT family, signals, val_metric, test_metric FROM relatron.bank "
+                       "WHERE task = ? ORDER BY created_at, family", [name]).fetchall()
+
+
+def test_an_auto_training_over_both_families_banks_both_so_routing_learns_here(gen,
+                                                                             monkeypatch):
+    """Later routing in this database fits its selector on tasks that both families ran: an
+    auto-mode training that searched both records the one it did not keep as well."""
+    from relatron_sql import models
+    sig = {**{k: 0.5 for k in signals.KEYS}, "metric": "auroc"}
+    monkeypatch.setattr(router, "route", lambda con, name, **kw: {
+        "task": name, "family": "both", "probability": 0.5, "reason": "test", "signals": sig})
+    out = models.train(gen, "user-active", family="auto", budget=1)
+    rows = _bank_rows_of(gen, "user-active")
+    assert sorted(r[0] for r in rows) == ["dfs", "rdl"]
+    kept = next(r for r in rows if r[0] == out["family"])
+    assert kept[2] == pytest.approx(out["val"]["auroc"])
+    assert kept[3] == pytest.approx(out["test"]["auroc"])
+    assert all(r[1] is not None and 0 <= r[3] <= 1 for r in rows)
+    # only the kept family is registered as a model
+    assert gen.execute("SELECT family FROM relatron.models").fetchall() == [(out["family"],)]
+    (outcome,) = bank.outcomes(router.user_bank_rows(gen))
+    assert outcome["task"] == "user:user-active"
+    assert outcome["test_keys"] == {bank.test_key(load_task(gen, "user-active"))}
+
+
+def test_a_training_with_a_named_family_banks_the_signals_of_the_same_definition(
+        gen, monkeypatch):
+    """A named family routes nothing; its bank row takes the signals an earlier auto-mode
+    training of the same definition recorded, and none when the definition changed since."""
+    from relatron_sql import models
+    from relatron_sql.task import create_task
+    from relatron_sql.testing import ACTIVE_SQL
+    models.train(gen, "user-active", family="dfs", budget=1)
+    assert _bank_rows_of(gen, "user-active")[-1][1] is None   # nothing routed it yet
+    sig = {**{k: 0.25 for k in signals.KEYS}, "metric": "auroc"}
+    monkeypatch.setattr(router, "route", lambda con, name, **kw: {
+        "task": name, "family": "dfs", "probability": 0.1, "reason": "test", "signals": sig})
+    models.train(gen, "user-active", family="auto", budget=1)
+    monkeypatch.undo()
+    models.train(gen, "user-active", family="dfs", budget=2)
+    stored = json.loads(_bank_rows_of(gen, "user-active")[-1][1])
+    assert stored == {**sig, "test_key": bank.test_key(load_task(gen, "user-active"))}
+    task = load_task(gen, "user-active")
+    create_task(gen, "user-active", "users", ACTIVE_SQL + " WHERE u.user_id % 2 = 0",
+                kind="binary", horizon=task.horizon, val_timestamp=task.val_timestamp,
+                test_timestamp=task.test_timestamp, replace=True)
+    models.train(gen, "user-active", family="dfs", budget=1)
+    assert _bank_rows_of(gen, "user-active")[-1][1] is None   # another definition
