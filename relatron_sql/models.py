@@ -193,8 +193,14 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         scores = scores_of(fitted.model)
         # searched beside the kept one (auto mode over both families): its result goes to the
         # bank, so that later routing in this database learns which family won here
-        not_kept = [(other, f.config, scores_of(f.model))
-                    for other, f in fitted.extra.pop("not_kept", {}).items()]
+        not_kept = []
+        for other, f in fitted.extra.pop("not_kept", {}).items():
+            try:
+                not_kept.append((other, f.config, scores_of(f.model)))
+            except (duckdb.Error, TrainError, ValueError, RuntimeError) as e:
+                # the kept model stands; only the bank's record of this task is incomplete
+                log.warning("%s: the %s model not kept could not be scored for the bank: %s",
+                            name, other, e)
         seconds = time.perf_counter() - started
         kept = dataclasses.replace(fitted, model=None)   # what registering needs, no model
         register = functools.partial(_register, task=task, family=chosen, fitted=kept,

@@ -573,3 +573,27 @@ def test_a_training_with_a_named_family_banks_the_signals_of_the_same_definition
                 test_timestamp=task.test_timestamp, replace=True)
     models.train(gen, "user-active", family="dfs", budget=1)
     assert _bank_rows_of(gen, "user-active")[-1][1] is None   # another definition
+
+
+def test_a_family_not_kept_that_cannot_be_scored_costs_only_its_bank_row(gen, monkeypatch,
+                                                                        caplog):
+    from relatron_sql import models
+    from relatron_sql.rdl import train as engine
+    sig = {**{k: 0.5 for k in signals.KEYS}, "metric": "auroc"}
+    monkeypatch.setattr(router, "route", lambda con, name, **kw: {
+        "task": name, "family": "both", "probability": 0.5, "reason": "test", "signals": sig})
+    from relatron_sql.rdl.family import FAMILY as RDL
+    real = RDL.fit
+
+    def rdl_loses(con, task, options):   # so that DFS is kept and RDL is the one not kept
+        return dataclasses.replace(real(con, task, options), val_metric=-1.0)
+
+    monkeypatch.setattr(RDL, "fit", rdl_loses)
+    monkeypatch.setattr(engine.RDLModel, "predict", lambda *a: (_ for _ in ()).throw(
+        RuntimeError("scoring failed")))
+    with caplog.at_level("WARNING"):
+        out = models.train(gen, "user-active", family="auto", budget=1)
+    assert "could not be scored for the bank: scoring failed" in caplog.text
+    assert [r[0] for r in _bank_rows_of(gen, "user-active")] == ["dfs"]
+    assert gen.execute("SELECT COUNT(*) FROM relatron.models WHERE active").fetchall()[0][0] == 1
+    assert out["family"] == "dfs"
