@@ -44,3 +44,20 @@ def bad_argument(argument: str, problem: str, valid: Iterable[object] | None = N
     if valid is not None:
         message += f"; valid: {choices(valid)}"
     return cls(message)
+
+
+def interval_text(value) -> str:
+    """An interval as DuckDB writes it (``30 days``, ``-1 day 02:00:00``, ``00:00:30``), and any
+    other value as ``str`` does, for messages that would otherwise show Python's forms."""
+    import datetime as dt
+    if not isinstance(value, dt.timedelta):
+        return str(value)
+    sign, rest = ("-", -value) if value < dt.timedelta(0) else ("", value)
+    days, seconds = rest.days, rest.seconds
+    parts = [f"{sign}{days} day{'s' if days != 1 else ''}"] if days else []
+    if seconds or rest.microseconds or not days:
+        clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if rest.microseconds:
+            clock += f".{rest.microseconds:06d}".rstrip("0")
+        parts.append(("" if days else sign) + clock)
+    return " ".join(parts)

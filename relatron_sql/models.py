@@ -397,10 +397,13 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
     ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t WHERE :w ORDER BY 1",
                              k=task.entity_key, t=table_ref(task.entity), w=exists),
                       [anchor_time] if time_col else []).fetchall()
-    if not ids and time_col is not None:
-        first = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)) FROM :t", c=time_col,
-                                   t=table_ref(task.entity))).fetchall()[0][0]
-        when = (f"the earliest {time_col} is {first}" if first is not None else
+    if not ids:
+        first = exp.Null() if time_col is None else exp.Min(
+            this=exp.cast(column(time_col), "TIMESTAMP"))
+        n, first = con.execute(render("SELECT COUNT(*), :f FROM :t", f=first,
+                                      t=table_ref(task.entity))).fetchall()[0]
+        when = (f"table {task.entity} has no rows" if n == 0 else
+                f"the earliest {time_col} is {first}" if first is not None else
                 f"every {time_col} is NULL, so no row ever exists")
         raise bad_argument("anchor_time", f"no {task.entity} row exists at {anchor_time} "
                            f"({when})", None, TrainError)
@@ -423,6 +426,9 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
         raise bad_argument("split", "is NULL; give a split or an anchor_time", SPLITS, TrainError)
     if split is not None and split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
+    if anchor_time is not None and anchor_time == dt.datetime.max:  # 'infinity' reads as this
+        raise bad_argument("anchor_time", "must be a finite time, got infinity", None,
+                           TrainError)
     task, version, _, model = active_model(con, name)
     if anchor_time is not None:
         rows, label = _fresh_rows(con, task, anchor_time), "fresh"

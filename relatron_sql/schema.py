@@ -72,11 +72,12 @@ class Schema:
 
     def without(self, columns) -> "Schema":
         """The schema less the feature columns named ``table.column`` in ``columns``."""
-        drop = {tuple(c.split(".", 1)) for c in columns}
+        drop = set(columns)   # 'table.column', where either name may hold a dot
         if not drop:
             return self
         tables = {name: dataclasses.replace(t, columns=tuple(
-                      c for c in t.columns if (name, c.name) not in drop or c.role != "feature"))
+                      c for c in t.columns if f"{name}.{c.name}" not in drop
+                      or c.role != "feature"))
                   for name, t in self.tables.items()}
         return dataclasses.replace(self, tables=tables)
 
@@ -384,6 +385,9 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
         if col not in columns:
             raise bad_argument("foreign_keys", f"table {table_name!r} has no column {col!r}",
                                columns, SchemaError)
+        if parent is None:
+            raise bad_argument("foreign_keys", f"column {col!r} references a NULL table; give "
+                               "the name of the table it points to", names, SchemaError)
         if parent not in names:
             raise bad_argument("foreign_keys", f"column {col!r} references unknown table "
                                f"{parent!r}", names, SchemaError)
@@ -445,8 +449,9 @@ def _check_keys(con, table_name: str, primary_key: str | None,
                 "SELECT t.:k AS v, COUNT(*) AS n FROM :t AS t GROUP BY t.:k "
                 "HAVING COUNT(*) > 1 ORDER BY n DESC, v LIMIT 1", t=t,
                 k=primary_key)).fetchall()[0]
+            shown = repr(value) if isinstance(value, str) else str(value)
             raise bad_argument("primary_key", f"{table_name}.{primary_key} has {distinct} "
-                               f"distinct values over {rows} rows (e.g. {value!r} appears "
+                               f"distinct values over {rows} rows (e.g. {shown} appears "
                                f"{times} times); a primary key must be unique and never NULL",
                                None, SchemaError)
 

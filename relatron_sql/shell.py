@@ -37,17 +37,30 @@ _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):
 _NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
 _BINDER_UDF = re.compile(r"No function matches the given name and argument types "
                          r"'(\w+?)_udf\((.*)\)'")
+_MACRO_ARGS = re.compile(r"Macro (relatron_\w+)\(\) does not support the supplied arguments")
+_CALLED = re.compile(r"\b(relatron_\w+)\s*\(")
+_NAMED = re.compile(r"\b(\w+)\s*:=")
 
 
 # -- errors -------------------------------------------------------------------------------
-def error_line(error: BaseException) -> str:
-    """One line for an error: ``Error: argument 'name': no task 'x'; valid: ...``."""
+def error_line(error: BaseException, statement: str | None = None) -> str:
+    """One line for an error: ``Error: argument 'name': no task 'x'; valid: ...``.
+    ``statement``, the SQL that failed, names the call where DuckDB's message does not."""
     if isinstance(error, KeyboardInterrupt):
         return "Error: interrupted; the registry is left as it was"
     text = str(error).strip()
     binder = _BINDER_UDF.search(text)
     if binder:
-        return "Error: " + _argument_types(binder.group(1), binder.group(2))
+        called = _quoted_call(text)
+        return "Error: " + _argument_types(binder.group(1), binder.group(2),
+                                           [called] if called else
+                                           _CALLED.findall(statement or ""))
+    macro = _MACRO_ARGS.search(text)
+    if macro:
+        call = _quoted_call(text, whole=True) or _call_text(statement or "", macro.group(1))
+        unknown = _unknown_argument(macro.group(1), call)
+        if unknown:
+            return "Error: " + unknown
     lines = []
     source = None   # the statement line DuckDB quotes, and where its caret points
     argument = None
@@ -81,11 +94,66 @@ def _width(integer_type: str) -> int:
     return _WIDTHS.index(integer_type.removeprefix("U")) + unsigned
 
 
-def _argument_types(name: str, given: str) -> str:
-    """Name the argument whose type does not fit a Relatron function."""
+def _quoted_call(text: str, whole: bool = False) -> str | None:
+    """The call DuckDB's caret points at in the statement line it quotes: its function's name
+    (``relatron_task_rows``), or with ``whole`` the text under the caret."""
+    lines = text.splitlines()
+    for source, caret in zip(lines, lines[1:]):
+        if source.lstrip().startswith("LINE ") and caret.strip() and set(caret.strip()) <= {"^"}:
+            start = len(caret) - len(caret.lstrip())
+            under = source[start:start + len(caret.strip())]
+            if whole:
+                return under
+            called = _CALLED.match(under)
+            return called.group(1) if called else None
+    return None
+
+
+def _call_text(statement: str, name: str) -> str | None:
+    """The first call of ``name`` in ``statement``, up to its closing parenthesis."""
+    found = re.search(rf"\b{re.escape(name)}\s*\(", statement)
+    if not found:
+        return None
+    depth, quote = 0, None
+    for i in range(found.end() - 1, len(statement)):
+        ch = statement[i]
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return statement[found.start():i + 1]
+    return statement[found.start():]
+
+
+def _unknown_argument(name: str, call: str | None) -> str | None:
+    """For a call a macro refuses: the named argument it does not take, with those it does."""
+    from .udfs import base
+
+    spec = next((f for f in base.FUNCTIONS if f.name == name and not f.hidden), None)
+    if spec is None or not call:
+        return None
+    params = [p for p, _, _ in spec.params]
+    for given in _NAMED.findall(call):
+        if given not in params:
+            return (f"argument {given!r}: not an argument of {name}; valid: "
+                    + ", ".join(repr(p) for p in params))
+    return None
+
+
+def _argument_types(name: str, given: str, called: list[str] = ()) -> str:
+    """Name the argument whose type does not fit a Relatron function. A function that only
+    macros call is named by the macro of ``called`` (the calls in the statement) over it."""
     from .udfs import base
 
     spec = next((f for f in base.FUNCTIONS if f.name == name), None)
+    if spec is not None and spec.hidden:
+        over = {sig.split("(")[0] for sig, body in base.MACROS if f"{name}_udf(" in body}
+        name = next((c for c in called if c in over), name)
     # split at commas outside parentheses: DECIMAL(2,1) is one type
     given_types = ([g.strip().strip('"') for g in re.split(r",(?![^()]*\))", given)]
                    if given.strip() else [])
@@ -303,9 +371,9 @@ class Shell:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def fail(self, error: BaseException | str) -> None:
+    def fail(self, error: BaseException | str, statement: str | None = None) -> None:
         self.errors += 1
-        line = error if isinstance(error, str) else error_line(error)
+        line = error if isinstance(error, str) else error_line(error, statement)
         self.err.write(line + "\n")
         self.err.flush()
 
@@ -332,7 +400,7 @@ class Shell:
             else:
                 result = self._fetch(text)
         except (duckdb.Error, KeyboardInterrupt, Exception) as e:  # one line, never a traceback
-            self.fail(e)
+            self.fail(e, text)
             return False
         finally:
             self._restore_interrupt(previous)

@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import registry
-from .errors import TaskError, bad_argument
+from .errors import TaskError, bad_argument, interval_text
 from .schema import (NUMERIC_TYPES, Schema, no_table, read_schema, redeclare_time_hint,
                      stale_time_column, table_columns)
 from .sqlbuild import render, table as table_ref
@@ -32,6 +32,8 @@ SPLITS = ("train", "val", "test")
 #: the most anchor times a split may have (rel-f1's tasks have a few hundred; lahman's, with a
 #: one-year horizon since 1871, about 140): more means a horizon far too short for the data
 MAX_ANCHORS = 100_000
+#: the most classes a multiclass task may have (each is an output of every model)
+MAX_CLASSES = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +127,9 @@ def make_anchors(horizon: dt.timedelta, val_timestamp: dt.datetime, test_timesta
 def _check_anchor_count(split: str, n: int, horizon: dt.timedelta) -> None:
     if n > MAX_ANCHORS:
         fewer = "a later train_start" if split == "train" else "fewer eval_windows"
-        raise bad_argument("horizon", f"{horizon} would make {n:,} {split} anchors, more than "
-                           f"the {MAX_ANCHORS:,} allowed per split; give a longer horizon or "
-                           f"{fewer}", None, TaskError)
+        raise bad_argument("horizon", f"{interval_text(horizon)} would make {n:,} {split} "
+                           f"anchors, more than the {MAX_ANCHORS:,} allowed per split; give a "
+                           f"longer horizon or {fewer}", None, TaskError)
 
 
 def _as_datetime(value, argument: str) -> dt.datetime:
@@ -154,9 +156,17 @@ def _check_exclude(exclude, schema: Schema, entity: str) -> list[str]:
     linked = schema.component(entity)
     out = set()
     for item in exclude:
-        if not isinstance(item, str) or item.count(".") != 1:
+        if not isinstance(item, str) or "." not in item:
             raise bad_argument("exclude", f"{item!r} is not 'table.column'", None, TaskError)
-        table_name, column = item.split(".")
+        # a table or column name may hold a dot itself: the split that names a linked table's
+        # column is meant ('a.b.c': table 'a.b', column 'c'; or table 'a', column 'b.c')
+        splits = [(item[:i], item[i + 1:]) for i, ch in enumerate(item) if ch == "."]
+        found = [(t, c) for t, c in splits if t in linked
+                 and c in [col.name for col in schema.tables[t].columns]]
+        if len(found) > 1:
+            raise bad_argument("exclude", f"{item!r} is ambiguous: it names " + " and ".join(
+                f"column {c!r} of table {t!r}" for t, c in found), None, TaskError)
+        table_name, column = (found or [s for s in splits if s[0] in linked] or splits)[0]
         if table_name not in linked:
             raise bad_argument("exclude", f"{item!r}: no table {table_name!r} is linked to "
                                f"{entity!r}", linked, TaskError)
@@ -190,9 +200,19 @@ def _check_label_sql(label_sql: str | None) -> str:
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
         raise bad_argument("label_sql", "must be a single SELECT query returning (anchor_time, "
                            "entity id, label)", None, TaskError)
+    writes = next(parsed[0].find_all(*_WRITES), None)
+    if writes is not None:
+        raise bad_argument("label_sql", f"must only read data; it holds a "
+                           f"{writes.key.upper()} statement", None, TaskError)
     while tokens and tokens[-1].token_type == sqlglot.TokenType.SEMICOLON:
         tokens.pop()
     return label_sql[:tokens[-1].end + 1].strip()
+
+
+#: statements a label query may not hold anywhere (a CTE can wrap DELETE ... RETURNING)
+_WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+           exp.Copy, exp.Command, exp.Pragma, exp.Set, exp.Use, exp.Attach, exp.Detach,
+           exp.Transaction, exp.Commit, exp.Rollback)
 
 
 def task_exists(con, name: str) -> bool:
@@ -226,7 +246,8 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
         raise bad_argument("entity", f"table {entity!r} has no primary key; declare one with "
                            "relatron_declare(table, primary_key := ...)", None, TaskError)
     if horizon is None or horizon <= dt.timedelta(0):
-        raise bad_argument("horizon", f"must be a positive interval, got {horizon}", None, TaskError)
+        raise bad_argument("horizon", "must be a positive interval, got "
+                           f"{interval_text(horizon)}", None, TaskError)
     if val_timestamp is None or test_timestamp is None:
         raise bad_argument("val_timestamp" if val_timestamp is None else "test_timestamp",
                            "is required", None, TaskError)
@@ -235,7 +256,9 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
     if val_ts >= test_ts:
         raise bad_argument("val_timestamp", f"{val_ts} must be before test_timestamp {test_ts}",
                            None, TaskError)
-    if eval_windows is None or eval_windows < 1:
+    if eval_windows is None:
+        raise bad_argument("eval_windows", "is required and was NULL", None, TaskError)
+    if eval_windows < 1:
         raise bad_argument("eval_windows", f"must be at least 1, got {eval_windows}", None,
                            TaskError)
     if eval_windows > 2**31 - 1:  # stored as an INTEGER
@@ -249,18 +272,23 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
                            None, TaskError)
     first, last = time_bounds(con, schema, schema.component(entity))
     if first is None:
+        timed = [f"{t}.{schema.tables[t].time_column}" for t in schema.component(entity)
+                 if schema.tables[t].time_column]
         raise bad_argument("entity", f"no table linked to {entity!r} has a time column; declare "
-                           "one with relatron_declare(table, time_column := ...)", None, TaskError)
+                           "one with relatron_declare(table, time_column := ...)" if not timed
+                           else f"every value of the time columns linked to {entity!r} "
+                           f"({', '.join(timed)}) is NULL, so no anchor time can be placed",
+                           None, TaskError)
     if horizon > (last - first) / 3:
-        raise bad_argument("horizon", f"{horizon} is longer than a third of the data's span "
-                           f"({first} to {last}): the train, val and test windows need one "
-                           "horizon each", None, TaskError)
+        raise bad_argument("horizon", f"{interval_text(horizon)} is longer than a third of the "
+                           f"data's span ({first} to {last}): the train, val and test windows "
+                           "need one horizon each", None, TaskError)
     try:
         anchors = make_anchors(horizon, val_ts, test_ts, eval_windows, first, last, start)
         window_ends = {s: [t + horizon for t in anchors[s]] for s in SPLITS}
     except OverflowError:  # not expected: make_anchors stays inside the data's span
-        raise bad_argument("horizon", f"{horizon} with val_timestamp {val_ts} and "
-                           f"test_timestamp {test_ts} leaves the range of timestamps", None,
+        raise bad_argument("horizon", f"{interval_text(horizon)} with val_timestamp {val_ts} "
+                           f"and test_timestamp {test_ts} leaves the range of timestamps", None,
                            TaskError) from None
     for split, argument, given in (("train", "val_timestamp", val_ts),
                                    ("val", "val_timestamp", val_ts),
@@ -270,10 +298,11 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
         if split == "train" and start is not None and start > first and val_ts - first >= horizon:
             # without train_start there would be train anchors: train_start is the cause
             raise bad_argument("train_start", f"{start} is after the last train anchor, "
-                               f"{val_ts - horizon} (val_timestamp minus the horizon {horizon})",
-                               None, TaskError)
+                               f"{val_ts - horizon} (val_timestamp minus the horizon "
+                               f"{interval_text(horizon)})", None, TaskError)
         raise bad_argument(argument, f"{given} leaves no {split} anchor: the data spans {first} "
-                           f"to {last} and the horizon is {horizon}", None, TaskError)
+                           f"to {last} and the horizon is {interval_text(horizon)}", None,
+                           TaskError)
     key_type = ent.column(ent.primary_key).dtype
     with registry.transaction(con) as cur:
         cur.execute("CREATE OR REPLACE TEMP TABLE relatron_anchors (anchor_time TIMESTAMP, "
@@ -369,6 +398,10 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
     values = next(iter(labels.values())) if labels else np.array([])
     values = np.asarray(values, dtype=float)
     num_classes = None
+    if values.size == 0:
+        raise bad_argument("label_sql", "returned no rows with a label; join it to "
+                           "relatron_anchors, whose anchor_time values are the split's anchors",
+                           None, TaskError)
     if not np.all(np.isfinite(values)):
         raise bad_argument("label_sql", "returned infinite or NaN labels", None, TaskError)
     if kind == "binary" and not np.all(np.isin(values, (0.0, 1.0))):
@@ -379,6 +412,9 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
         if not np.all((values >= 0) & (values == np.round(values))):
             raise bad_argument("label_sql", "multiclass labels must be class numbers 0, 1, 2, …",
                                None, TaskError)
+        if values.size and values.max() >= MAX_CLASSES:
+            raise bad_argument("label_sql", f"multiclass labels must be class numbers below "
+                               f"{MAX_CLASSES:,}, got {values.max():.0f}", None, TaskError)
     cur.execute("DELETE FROM relatron.task_rows WHERE task = ?", [name])
     cur.execute(q(
         "INSERT INTO relatron.task_rows SELECT ?, a.split, a.anchor_time, CAST(l.:e AS VARCHAR), "

@@ -268,6 +268,7 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
     ``_last_seq - N``: a second, small join fetches them.
     """
     hop = group.chain[0]
+    p = group.internal   # no column of the child table starts with it
     ranked_name, main_name, recent_name = f"s_{gname}", f"g_{gname}", f"w_{gname}"
     order = [exp.Ordered(this=col(group.time_column, "c")),
              exp.Ordered(this=col(group.order_key, "c"))]
@@ -275,7 +276,7 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
                      order=exp.Order(expressions=order))
     modes = [f for f in features if f["agg"] == "mode"]
     numbered = exp.select(exp.Column(this=exp.Star(), table=ident("c")),
-                          exp.alias_(seq, "_seq", quoted=True))
+                          exp.alias_(seq, f"{p}seq", quoted=True))
     for f in modes:
         x = _value(group, f["column"])
         running = exp.Window(this=exp.Count(this=x.copy()),
@@ -283,10 +284,10 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
                              order=exp.Order(expressions=[o.copy() for o in order]),
                              spec=_UP_TO_HERE.copy())
         numbered = numbered.select(
-            exp.alias_(running, f"_n_{f['name']}", quoted=True),
+            exp.alias_(running, f"{p}n_{f['name']}", quoted=True),
             exp.alias_(exp.Window(this=exp.func("DENSE_RANK"),
                                   order=exp.Order(expressions=[exp.Ordered(this=x.copy())])),
-                       f"_v_{f['name']}", quoted=True))
+                       f"{p}v_{f['name']}", quoted=True))
     numbered = numbered.from_(
         exp.alias_(table_ref(hop["table"]), "c", table=True, quoted=True)).where(
         exp.Not(this=exp.Is(this=col(group.time_column, "c"), expression=exp.Null())))
@@ -295,13 +296,13 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
         for f in modes:
             x = col(group.columns[f["column"]]["column"], "q")
             key = exp.Case().when(exp.Not(this=exp.Is(this=x, expression=exp.Null())), exp.Add(
-                this=exp.Mul(this=col(f"_n_{f['name']}", "q"), expression=literal(_MODE_BASE)),
+                this=exp.Mul(this=col(f"{p}n_{f['name']}", "q"), expression=literal(_MODE_BASE)),
                 expression=exp.Sub(this=literal(_MODE_BASE - 1),
-                                   expression=col(f"_v_{f['name']}", "q"))))
+                                   expression=col(f"{p}v_{f['name']}", "q"))))
             best = exp.Window(this=exp.Max(this=key), partition_by=[col(hop["fk"], "q")],
-                              order=exp.Order(expressions=[exp.Ordered(this=col("_seq", "q"))]),
+                              order=exp.Order(expressions=[exp.Ordered(this=col(f"{p}seq", "q"))]),
                               spec=_UP_TO_HERE.copy())
-            ranked = ranked.select(exp.alias_(best, f"_m_{f['name']}", quoted=True))
+            ranked = ranked.select(exp.alias_(best, f"{p}m_{f['name']}", quoted=True))
         ranked = ranked.from_(exp.alias_(exp.Subquery(this=numbered), "q", quoted=True))
     else:
         ranked = numbered
@@ -309,7 +310,7 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
     recent = [f for f in features if _by_recency(f) or f["agg"] == "mode"]
     rows = _source_from(plan, group, schema_info, {f["column"] for f in plain},
                         chain_table=ranked_name).select(*_keyed_rows(
-                            group, plain, [exp.alias_(col("_seq", "c"), "_seq", quoted=True)]),
+                            group, plain, [exp.alias_(col(f"{p}seq", "c"), "_seq", quoted=True)]),
                                                         copy=False)
     main = _aggregated(rows, [*[exp.alias_(_aggregate(f, group), f["name"], quoted=True)
                                 for f in plain],
@@ -319,16 +320,16 @@ def _ranked_group_ctes(plan: FeaturePlan, group: Group, features: list[dict],
     if recent:
         reach = max([1] + [int(f["window"][1]) for f in recent if f["window"]])
         within = exp.and_(
-            exp.GT(this=col("_seq", "c"), expression=exp.Sub(
+            exp.GT(this=col(f"{p}seq", "c"), expression=exp.Sub(
                 this=col("_last_seq", "a"), expression=literal(reach))),
-            exp.LTE(this=col("_seq", "c"), expression=col("_last_seq", "a")))
+            exp.LTE(this=col(f"{p}seq", "c"), expression=col("_last_seq", "a")))
         rows = _source_from(plan, group, schema_info, {f["column"] for f in recent},
                             base=main_name, chain_table=ranked_name, extra_on=within).select(
-            *_keyed_rows(group, recent, [exp.alias_(col("_seq", "c"), "_seq", quoted=True),
+            *_keyed_rows(group, recent, [exp.alias_(col(f"{p}seq", "c"), "_seq", quoted=True),
                                          exp.alias_(col("_last_seq", "a"), "_last",
                                                     quoted=True)]), copy=False)
         for f in modes:
-            rows = rows.select(exp.alias_(col(f"_m_{f['name']}", "c"), f"_m_{f['name']}",
+            rows = rows.select(exp.alias_(col(f"{p}m_{f['name']}", "c"), f"_m_{f['name']}",
                                           quoted=True), copy=False)
         projections = [exp.alias_(_aggregate(f, group, "seq"), f["name"], quoted=True)
                        for f in recent if f["agg"] != "mode"]
@@ -352,7 +353,8 @@ def _decoded_mode(group: Group, f: dict, ranked_name: str, recent_name: str):
     """The mode at each anchor from the running key of its latest visible row."""
     raw = group.columns[f["column"]]["column"]
     values_name = f"d_{f['name']}"
-    values = exp.select(exp.alias_(col(f"_v_{f['name']}", "q"), "_v", quoted=True),
+    values = exp.select(exp.alias_(col(f"{group.internal}v_{f['name']}", "q"), "_v",
+                                   quoted=True),
                         exp.alias_(col(raw, "q"), "v", quoted=True)).distinct().from_(
         exp.alias_(exp.Table(this=ident(ranked_name)), "q", table=True, quoted=True)).where(
         exp.Not(this=exp.Is(this=col(raw, "q"), expression=exp.Null())))

@@ -22,7 +22,7 @@ import warnings
 from sqlglot import exp
 
 from ..errors import CompileError, bad_argument
-from ..schema import Schema
+from ..schema import Schema, table_columns
 from ..sqlbuild import known_at, table as table_ref
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ class Group:
     columns: dict[str, dict]   # alias -> {"source", "table", "column", "kind", "dtype"}
     time_column: str | None    # time column of the deepest table (None: static rows)
     order_key: str | None      # tie-break column for "last" (primary key of the deepest table)
+    #: how the compiler's own columns beside the deepest table's start (none of its columns do)
+    internal: str = "_"
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -87,6 +89,19 @@ class FeaturePlan:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_") or "x"
+
+
+#: column aliases the compiled queries give their own columns beside a group's
+_KEY_ALIASES = frozenset({"entity_key", "anchor_time"})
+
+
+def _unique(name: str, taken) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... when it is taken (two names can slug alike)."""
+    out, i = name, 1
+    while out in taken:
+        i += 1
+        out = f"{name}_{i}"
+    return out
 
 
 def _kind(column) -> str | None:
@@ -177,9 +192,9 @@ def _group_columns(schema: Schema, deepest: str, depth_left: int, skip: tuple = 
                     if warned is not None:
                         warned.add((table_name, c.name))
                 continue
-            columns[_slug(prefix + c.name)] = {"source": alias, "table": table_name,
-                                               "column": c.name, "kind": kind,
-                                               "dtype": c.dtype, "distinct": c.distinct}
+            key = _unique(_slug(prefix + c.name), columns.keys() | _KEY_ALIASES)
+            columns[key] = {"source": alias, "table": table_name, "column": c.name,
+                            "kind": kind, "dtype": c.dtype, "distinct": c.distinct}
         if left <= 0:
             return
         targets = list(t.foreign_keys.values())
@@ -232,10 +247,10 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
     # the entity's own columns and its parents' (forward hops only, no aggregation)
     columns, lookups = _group_columns(schema, entity, depth - 1, warned=b.warned)
     if ent.time_column:
-        columns[_slug(ent.time_column)] = {"source": "c", "table": entity,
-                                           "column": ent.time_column, "kind": "timestamp",
-                                           "dtype": ent.column(ent.time_column).dtype,
-                                           "distinct": 0}
+        key = _unique(_slug(ent.time_column), columns.keys() | _KEY_ALIASES)
+        columns[key] = {"source": "c", "table": entity, "column": ent.time_column,
+                        "kind": "timestamp", "dtype": ent.column(ent.time_column).dtype,
+                        "distinct": 0}
     static = Group("entity", [], lookups, columns, ent.time_column, None)
     groups["entity"] = static
     for alias, col in columns.items():
@@ -260,11 +275,16 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
         by_key = len(chain) > 1 or links[(chain[0]["table"], chain[0]["parent"])] > 1
         name = "__".join(_slug(f"{h['table']}_{h['fk']}") if by_key else _slug(h["table"])
                          for h in chain)
+        name = _unique(name, groups.keys() | {"history"})   # the label history's group
         if len([c for c in chain if c["table"] == deepest]) > 1:
             continue
         cols, looks = _group_columns(schema, deepest, depth - len(chain),
                                      (entity, *(h["table"] for h in chain)), b.warned)
-        g = Group(name, chain, looks, cols, t.time_column, t.primary_key)
+        raw = [c.lower() for c, _ in table_columns(con, deepest)]
+        internal = "_"
+        while any(c.startswith(internal) for c in raw):
+            internal += "_"
+        g = Group(name, chain, looks, cols, t.time_column, t.primary_key, internal)
         groups[name] = g
         rows = " -> ".join(f"{h['table']} (by {h['fk']})" if links[(h["table"], h["parent"])] > 1
                            else h["table"] for h in chain)

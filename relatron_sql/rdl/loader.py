@@ -25,6 +25,16 @@ from .sampler import NeighborSampler, SamplerOutput
 US_PER_DAY = 86400e6
 
 
+def node_key(graph: Graph, node_type: str) -> str:
+    """The key of a node type's store in a batch: its position, since a table may be named like
+    a batch attribute (``y``, ``hist``)."""
+    return f"n{graph.type_id(node_type)}"
+
+
+def edge_key(graph: Graph, edge_type: tuple[str, str, str]) -> tuple[str, str, str]:
+    return node_key(graph, edge_type[0]), edge_type[1], node_key(graph, edge_type[2])
+
+
 def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutput,
               y: np.ndarray | None = None, hist: np.ndarray | None = None) -> HeteroData:
     """Turn one sample into ``HeteroData``; every node type and edge type appears (maybe empty).
@@ -62,7 +72,7 @@ def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutp
         unknown = timed & (node_time > out.seed_time[seed_of])
         if unknown.any():
             num[unknown], cat[unknown], rel[unknown] = 0.0, 0, 0.0
-        store = data[name]
+        store = data[node_key(graph, name)]
         store.x_num = torch.from_numpy(np.ascontiguousarray(num, dtype=np.float32))
         store.x_cat = torch.from_numpy(np.ascontiguousarray(cat))
         store.rel_time = torch.from_numpy(rel.astype(np.float32))
@@ -78,8 +88,8 @@ def to_hetero(graph: Graph, features: dict[str, TableFeatures], out: SamplerOutp
     for e, et in enumerate(graph.edge_types):
         sel = e_order[e_starts[e]:e_starts[e + 1]]
         ei = np.stack([pos_in_type[out.src[sel]], pos_in_type[out.dst[sel]]])
-        data[et].edge_index = torch.from_numpy(np.ascontiguousarray(ei))
-        data[et].hop_ptr = _counts_within(dst_hop[sel], n_hops)
+        data[edge_key(graph, et)].edge_index = torch.from_numpy(np.ascontiguousarray(ei))
+        data[edge_key(graph, et)].hop_ptr = _counts_within(dst_hop[sel], n_hops)
     data.seed_index = torch.from_numpy(pos_in_type[out.node_ptr[:-1]])
     data.num_seeds = out.num_seeds
     if y is not None:

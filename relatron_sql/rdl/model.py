@@ -96,17 +96,20 @@ class RDLNet(nn.Module):
     trim = True
 
     def forward(self, data) -> torch.Tensor:
-        h = {t: self.encoders[self.type_key[t]](data[t]) for t in self.node_types}
+        # a batch keys its stores by position too (see loader.node_key)
+        key = self.type_key
+        h = {t: self.encoders[key[t]](data[key[t]]) for t in self.node_types}
         trim = self.trim and all("hop_ptr" in data[t] for t in data.node_types + data.edge_types)
         for layer, (convs, norms) in enumerate(zip(self.convs, self.norms)):
             reach = len(self.convs) - 1 - layer  # hops from the seeds still needed after it
-            keep = {t: _prefix(data[t].hop_ptr, reach) if trim else x.shape[0]
+            keep = {t: _prefix(data[key[t]].hop_ptr, reach) if trim else x.shape[0]
                     for t, x in h.items()}
             msgs: dict[str, torch.Tensor] = {}
             for conv, e in zip(convs, self.edge_types):
-                ei = data[e].edge_index
+                store = data[(key[e[0]], e[1], key[e[2]])]
+                ei = store.edge_index
                 if trim:
-                    ei = ei[:, :_prefix(data[e].hop_ptr, reach)]
+                    ei = ei[:, :_prefix(store.hop_ptr, reach)]
                 if ei.numel() == 0:
                     continue
                 m = conv((h[e[0]], h[e[2]][:keep[e[2]]]), ei)

@@ -141,7 +141,7 @@ def test_a_seed_dated_before_its_entity_row_carries_nothing_of_it(gen_con):
     """A prediction at a time before the entity's own row exists (a user not signed up yet)
     must not read that row: the seed node has no values, no codes and no age."""
     from relatron_sql.rdl.encoders import TableEncoder
-    from relatron_sql.rdl.loader import to_hetero
+    from relatron_sql.rdl.loader import node_key, to_hetero
     from relatron_sql.schema import read_schema
     g = graph_for(gen_con, "users")
     schema = read_schema(gen_con, count_dangling=False)
@@ -153,7 +153,7 @@ def test_a_seed_dated_before_its_entity_row_carries_nothing_of_it(gen_con):
     times = signup[late] - 1                # a microsecond before each signed up
     out = NeighborSampler(g, [5, 3], "last").sample("users", late, times)
     data = to_hetero(g, feats, out)
-    seeds = data["users"]
+    seeds = data[node_key(g, "users")]
     assert seeds.n_id[data.seed_index].tolist() == late.tolist()
     assert feats["users"].num[late].any() and feats["users"].cat[late].any()
     assert not seeds.x_num[data.seed_index].any() and not seeds.x_cat[data.seed_index].any()
@@ -164,7 +164,8 @@ def test_a_seed_dated_before_its_entity_row_carries_nothing_of_it(gen_con):
     # the same users a microsecond after signing up are read as they are
     after = NeighborSampler(g, [5, 3], "last").sample("users", late, signup[late])
     data = to_hetero(g, feats, after)
-    assert np.array_equal(data["users"].x_cat[data.seed_index].numpy(), feats["users"].cat[late])
+    assert np.array_equal(data[node_key(g, "users")].x_cat[data.seed_index].numpy(),
+                          feats["users"].cat[late])
     assert np.sum((after.hop == 1) & (after.node_type == groups)) == len(late)
 
 

@@ -4,7 +4,7 @@ import torch
 
 from relatron_sql.rdl.encoders import TableEncoder
 from relatron_sql.rdl.graph import graph_for
-from relatron_sql.rdl.loader import Batches, to_hetero
+from relatron_sql.rdl.loader import Batches, node_key, to_hetero
 from relatron_sql.rdl.sampler import NeighborSampler
 from relatron_sql.schema import read_schema
 
@@ -25,21 +25,21 @@ def test_batch_contents(gen_con):
     times = np.full(10, epoch_us(np.datetime64("2020-06-01")))
     out = NeighborSampler(g, [5, 3], "last").sample("users", nodes, times)
     data = to_hetero(g, feats, out, y=np.arange(10.0), hist=np.zeros((10, 5)))
-    assert set(data.node_types) == set(g.node_types)
+    assert set(data.node_types) == {node_key(g, t) for t in g.node_types}
     assert torch.all(torch.diff(data.seed_index) > 0)
-    assert data["users"].batch[data.seed_index].tolist() == list(range(10))
-    assert data["users"].n_id[data.seed_index].tolist() == nodes.tolist()
+    assert data[node_key(g, "users")].batch[data.seed_index].tolist() == list(range(10))
+    assert data[node_key(g, "users")].n_id[data.seed_index].tolist() == nodes.tolist()
     assert data.y.tolist() == list(range(10))
     total_nodes = sum(data[t].num_nodes for t in data.node_types)
     assert total_nodes == len(out.node)
     assert sum(data[e].edge_index.shape[1] for e in data.edge_types) == len(out.src)
-    orders = data["orders"]
+    orders = data[node_key(g, "orders")]
     # relative time: days from the order to its seed's time, never negative
     o_time = g.node_time[g.type_offset[g.type_id("orders")] + orders.n_id.numpy()]
     want = (times[orders.batch.numpy()] - o_time) / 86400e6
     assert np.allclose(orders.rel_time.numpy(), want, atol=1e-3)
     assert torch.all(orders.rel_time >= 0) and torch.all(orders.timed == 1)
-    assert torch.all(data["groups"].timed == 0)
+    assert torch.all(data[node_key(g, "groups")].timed == 0)
     # an edge joins nodes of one seed, with source of the edge type's source table
     for (src, _, dst) in data.edge_types:
         ei = data[(src, _, dst)].edge_index
@@ -48,7 +48,7 @@ def test_batch_contents(gen_con):
     # numbers come from the encoded table rows
     assert torch.equal(orders.x_num, torch.from_numpy(feats["orders"].num[orders.n_id.numpy()]))
     # users.signup is the time column, not a feature; a timestamp feature adds its age
-    assert data["users"].x_num.shape[1] == feats["users"].num.shape[1]
+    assert data[node_key(g, "users")].x_num.shape[1] == feats["users"].num.shape[1]
 
 
 def test_batches_prefetch_and_cover_every_seed(gen_con):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from relatron_sql.rdl import train as engine
-from relatron_sql.rdl.loader import to_hetero
+from relatron_sql.rdl.loader import node_key, to_hetero
 from relatron_sql.rdl.model import RDLNet
 from relatron_sql.rdl.sampler import NeighborSampler
 from relatron_sql.task import load_task
@@ -29,9 +29,9 @@ def test_trimmed_layers_give_the_seeds_the_same_outputs(gen_con, conv, layers, f
     # within every node type, nodes come by hop; within every edge type, by destination hop
     hops = {t: np.sort(out.hop[out.node_type == g.type_id(t)]) for t in g.node_types}
     for t in g.node_types:
-        assert data[t].hop_ptr[-1] == data[t].num_nodes
-        assert data[t].hop_ptr == [0] + np.cumsum(
-            np.bincount(hops[t], minlength=len(data[t].hop_ptr) - 1)).tolist()
+        assert data[node_key(g, t)].hop_ptr[-1] == data[node_key(g, t)].num_nodes
+        assert data[node_key(g, t)].hop_ptr == [0] + np.cumsum(
+            np.bincount(hops[t], minlength=len(data[node_key(g, t)].hop_ptr) - 1)).tolist()
     torch.manual_seed(0)
     net = RDLNet(g.node_types, g.edge_types, dims, "users", 3, 1, channels=16,
                  layers=layers, conv=conv).eval()
@@ -42,8 +42,8 @@ def test_trimmed_layers_give_the_seeds_the_same_outputs(gen_con, conv, layers, f
     assert trimmed.shape == (40, 1)
     assert torch.allclose(trimmed, full, atol=1e-5, rtol=1e-4)
     # and the trimmed run did skip work: the last layer updates the seeds alone
-    assert data["users"].hop_ptr[1] == 40
-    assert sum(data[t].hop_ptr[1] for t in g.node_types) == 40 < len(out.node)
+    assert data[node_key(g, "users")].hop_ptr[1] == 40
+    assert sum(data[node_key(g, t)].hop_ptr[1] for t in g.node_types) == 40 < len(out.node)
 
 
 def test_a_batch_without_hop_counts_runs_in_full(gen_con):
