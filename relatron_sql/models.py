@@ -392,8 +392,10 @@ def _fresh_rows(con, task: Task, anchor_time) -> Rows:
     """Every entity that exists at ``anchor_time``: each row of a static entity table; of a
     timed one, the rows whose time is at or before it (a NULL time never is, as for features)."""
     time_col = declarations(con).get(task.entity, {}).get("time_column")
+    # the column as it is, compared as features compare it: a cast to TIMESTAMP would move a
+    # nanosecond time just after the anchor onto it
     exists = exp.true() if time_col is None else exp.LTE(
-        this=exp.cast(column(time_col), "TIMESTAMP"), expression=exp.Placeholder())
+        this=column(time_col), expression=exp.cast(exp.Placeholder(), "TIMESTAMP"))
     ids = con.execute(render("SELECT DISTINCT CAST(:k AS VARCHAR) FROM :t WHERE :w ORDER BY 1",
                              k=task.entity_key, t=table_ref(task.entity), w=exists),
                       [anchor_time] if time_col else []).fetchall()

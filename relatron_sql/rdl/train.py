@@ -59,15 +59,20 @@ class Prepared:
     graph: Graph
     encoders: dict[str, TableEncoder]
     features: dict[str, TableFeatures]
+    #: table -> the time column its rows are dated by (None: static)
+    time_columns: dict[str, str | None] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def build(cls, con, task: Task, encoders: dict[str, TableEncoder] | None = None,
-              schema: Schema | None = None) -> "Prepared":
+              schema: Schema | None = None,
+              time_columns: dict[str, str | None] | None = None) -> "Prepared":
         # when fitting, column kinds and encoders come from rows known by the last training
         # label's window, as DFS takes its features: nothing from the validation or test
         # period shapes an encoding
         as_of = task.training_cutoff if encoders is None else None
         schema = schema or task.schema(con, as_of=as_of)
+        if time_columns is not None:
+            schema = _dated_as_trained(schema, time_columns, task)
         graph = graph_for(con, task.entity, schema)
         if encoders is None:
             encoders = {n: TableEncoder.fit(con, schema.tables[n], as_of)
@@ -84,11 +89,30 @@ class Prepared:
                                "holds); restore them, or retrain it on the current database",
                                None, TrainError)
         features = {n: encoders[n].encode(con, schema.tables[n]) for n in graph.node_types}
-        return cls(graph, encoders, features)
+        return cls(graph, encoders, features,
+                   {n: schema.tables[n].time_column for n in graph.node_types})
 
     def node_dims(self) -> dict[str, tuple[int, int, int, bool]]:
         return {n: (e.num_dim + len(e.stamps), e.num_codes, len(e.code_sizes),
                     bool(self.graph.timed[n])) for n, e in self.encoders.items()}
+
+
+def _dated_as_trained(schema: Schema, time_columns: dict[str, str | None], task: Task
+                      ) -> Schema:
+    """``schema`` with each table dated by the time column the model was trained with, as a
+    DFS model keeps its feature query's: a time column declared away since would make every
+    row of the table, later ones included, visible at every anchor."""
+    tables = dict(schema.tables)
+    for name, time_column in time_columns.items():
+        t = tables.get(name)
+        if t is None or t.time_column == time_column:
+            continue
+        if time_column is not None and time_column not in [c.name for c in t.columns]:
+            raise bad_argument("name", f"the model of task {task.name!r} dates the rows of "
+                               f"{name!r} by column {time_column!r}, which the table no longer "
+                               "has; restore it, or retrain the model", None, TrainError)
+        tables[name] = dataclasses.replace(t, time_column=time_column)
+    return dataclasses.replace(schema, tables=tables)
 
 
 def history(con, task: Task, rows: Rows, label_mean: float, label_std: float) -> np.ndarray:
@@ -159,7 +183,16 @@ class RDLModel:
 
     def prepared(self, con, task: Task) -> Prepared:
         if self._prepared is None:
-            prepared = Prepared.build(con, task, self.encoders)
+            prepared = Prepared.build(con, task, self.encoders,
+                                      time_columns=self.config.get("time_columns"))
+            timed = {n: bool(d[3]) for n, d in self.config.get("node_dims", {}).items()}
+            changed = sorted(n for n, was in timed.items()
+                             if prepared.graph.timed.get(n, was) != was)
+            if changed:   # a model stored without its time columns
+                raise bad_argument("name", f"the model of task {task.name!r} was trained with "
+                                   f"other time columns for {changed} than the database "
+                                   "declares now; declare them as they were, or retrain it",
+                                   None, TrainError)
             links = set(prepared.graph.edge_types)
             if links != set(self.net.edge_types):
                 changed = sorted({e[1] for e in links ^ set(self.net.edge_types)})
@@ -440,6 +473,7 @@ def stored_config(model: RDLModel, prepared: Prepared) -> dict:
             "encoders": {n: e.config() for n, e in model.encoders.items()},
             "node_dims": {n: list(d) for n, d in prepared.node_dims().items()},
             "node_types": prepared.graph.node_types,
+            "time_columns": prepared.time_columns,
             "edge_types": [list(e) for e in prepared.graph.edge_types]}
 
 
