@@ -26,6 +26,10 @@ def main() -> None:
             t0 = time.perf_counter()
             out = models.train(con, name, family=family, seed=0, retrain=True)
             row[family] = (out["test"][out["metric"]], out["family"], time.perf_counter() - t0)
+            if family == "auto":
+                route = out.get("route") or {}
+                print(f"{name:16s} routed: P(RDL) {route.get('probability')}, "
+                      f"{route.get('family')}", flush=True)
         metric = out["metric"]
         best = (min if metric == "mae" else max)(row["dfs"][0], row["rdl"][0])
         ok = row["auto"][0] <= best if metric == "mae" else row["auto"][0] >= best

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from relatron_sql import metrics, models
+from relatron_sql.rdl import family as rdl_family
 from relatron_sql.rdl.family import FAMILY
 from relatron_sql.rdl.search import TRIALS
 from relatron_sql.task import load_task
@@ -48,6 +49,9 @@ class Recorder:
         return ranked[chosen["chosen"] if chosen else 0][1]
 
 
+keep_best = rdl_family.shortlist
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="generated,stackexchange")
@@ -74,6 +78,9 @@ def main(argv=None) -> None:
             for seed in (int(s) for s in args.seeds.split(",")):
                 recorder = Recorder()
                 FAMILY.select_checkpoint = recorder
+                # every trial's model is scored on test here: keep them all (the family
+                # itself keeps only the models its selection can choose)
+                rdl_family.shortlist = lambda *_: None
                 t0 = time.perf_counter()
                 try:
                     models.train(con, name, family="rdl", budget=args.trials, seed=seed,
@@ -88,6 +95,7 @@ def main(argv=None) -> None:
                     chosen = {b: recorder.family_choice(b) for b in budgets[1:]}
                 finally:
                     del FAMILY.select_checkpoint
+                    rdl_family.shortlist = keep_best
                 diff = sign * (test[plain[args.trials]] - test[plain[fixed]])
                 verdict = "same" if abs(diff) < 1e-12 else "better" if diff > 0 else "worse"
                 tally[verdict] += 1

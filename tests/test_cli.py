@@ -238,14 +238,11 @@ def test_main_returns_one_line_errors(generated, capsys):
 
 
 @pytest.mark.slow
-def test_demo_with_routing_ends_within_five_minutes(tmp_path):
-    """The README's first command as it runs by default (family auto, routed)."""
-    import time
+def test_demo_with_routing_runs_end_to_end(tmp_path):
+    """The README's first command as it runs by default (family auto, routed); its time is
+    measured by benchmarks/bench_demo.py."""
     db = tmp_path / "demo.duckdb"
-    started = time.perf_counter()
     run = _run("demo", "--db", db, timeout=900)
-    seconds = time.perf_counter() - started
     assert run.returncode == 0, run.stderr[-3000:]
-    assert seconds < 300, f"demo took {seconds:.0f} s"
     for name in ("plane-delay", "plane-flights"):
         assert f"│ {name} " in run.stdout
