@@ -1,7 +1,8 @@
 """RDL quality on rel-f1 (test split, default settings, CPU) with a future-truncation check.
 
 For each task and seed: train the RDL family with defaults, report validation and test metric
-and wall time against the published RelBench RDL figures; then, for the first test anchors,
+and wall time beside the history-mean baseline family trained in the same run (the anchor) and
+the published RelBench RDL figures; then, for the first test anchors,
 delete every row later than the anchor and check that the predictions do not move.
 
     .venv/bin/python benchmarks/rdl_quality.py [--seeds 0 1] [--tasks driver-dnf ...]
@@ -77,6 +78,11 @@ def main():
     con = relatron_sql.connect(":memory:")
     relatron_sql.load(con, "ergast_f1", args.f1)
     for name in args.tasks:
+        if not args.config:
+            base = models.train(con, name, family="baseline", retrain=True)
+            scale = 100.0 if base["metric"] == "auroc" else 1.0
+            print(f"{name:<16} baseline (history mean): test {base['metric']} "
+                  f"{base['test'][base['metric']] * scale:7.3f}", flush=True)
         for seed in args.seeds:
             if args.config:
                 variant(con, name, seed, json.loads(args.config))
