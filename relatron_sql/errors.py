@@ -47,8 +47,10 @@ def bad_argument(argument: str, problem: str, valid: Iterable[object] | None = N
 
 
 def interval_text(value) -> str:
-    """An interval as DuckDB writes it (``30 days``, ``-1 day 02:00:00``, ``00:00:30``), and any
-    other value as ``str`` does, for messages that would otherwise show Python's forms."""
+    """An interval in DuckDB's words (``30 days``, ``-1 day -02:00:00``, ``00:00:30``), which
+    DuckDB reads back as the same interval, and any other value as ``str`` writes it: for
+    messages that would otherwise show Python's forms. (Hours past a day are written as days:
+    36 hours is ``1 day 12:00:00``.)"""
     import datetime as dt
     if not isinstance(value, dt.timedelta):
         return str(value)
@@ -59,5 +61,5 @@ def interval_text(value) -> str:
         clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
         if rest.microseconds:
             clock += f".{rest.microseconds:06d}".rstrip("0")
-        parts.append(("" if days else sign) + clock)
+        parts.append(sign + clock)   # DuckDB signs each part
     return " ".join(parts)

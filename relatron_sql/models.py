@@ -429,8 +429,8 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
     if split is not None and split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
     if anchor_time is not None and anchor_time == dt.datetime.max:  # 'infinity' reads as this
-        raise bad_argument("anchor_time", "must be a finite time, got infinity", None,
-                           TrainError)
+        raise bad_argument("anchor_time", "must be before 9999-12-31 23:59:59.999999 (as "
+                           "'infinity' reads); got that or infinity", None, TrainError)
     task, version, _, model = active_model(con, name)
     if anchor_time is not None:
         rows, label = _fresh_rows(con, task, anchor_time), "fresh"

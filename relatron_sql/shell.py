@@ -39,7 +39,6 @@ _BINDER_UDF = re.compile(r"No function matches the given name and argument types
                          r"'(\w+?)_udf\((.*)\)'")
 _MACRO_ARGS = re.compile(r"Macro (relatron_\w+)\(\) does not support the supplied arguments")
 _CALLED = re.compile(r"\b(relatron_\w+)\s*\(")
-_NAMED = re.compile(r"\b(\w+)\s*:=")
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -57,8 +56,8 @@ def error_line(error: BaseException, statement: str | None = None) -> str:
                                            _CALLED.findall(statement or ""))
     macro = _MACRO_ARGS.search(text)
     if macro:
-        call = _quoted_call(text, whole=True) or _call_text(statement or "", macro.group(1))
-        unknown = _unknown_argument(macro.group(1), call)
+        # the statement itself where it is known: DuckDB quotes one line, cut at ~70 characters
+        unknown = _unknown_argument(macro.group(1), statement or _quoted_call(text, whole=True))
         if unknown:
             return "Error: " + unknown
     lines = []
@@ -109,39 +108,52 @@ def _quoted_call(text: str, whole: bool = False) -> str | None:
     return None
 
 
-def _call_text(statement: str, name: str) -> str | None:
-    """The first call of ``name`` in ``statement``, up to its closing parenthesis."""
-    found = re.search(rf"\b{re.escape(name)}\s*\(", statement)
-    if not found:
-        return None
-    depth, quote = 0, None
-    for i in range(found.end() - 1, len(statement)):
-        ch = statement[i]
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return statement[found.start():i + 1]
-    return statement[found.start():]
+def _named_arguments(sql: str, name: str) -> list[list[str]]:
+    """The named arguments (``x := ...``) of each call of ``name`` in ``sql``: those at the
+    call's own level, not inside a string, a comment or a nested call."""
+    calls = []
+    for found in re.finditer(rf"\b{re.escape(name)}\s*\(", sql, re.IGNORECASE):
+        named, depth, i, start = [], 1, found.end(), found.end()
+        while i < len(sql) and depth:
+            if sql[i] in "'\"":   # a doubled quote inside reads as a close and an open
+                close = sql.find(sql[i], i + 1)
+                i = len(sql) if close < 0 else close + 1
+                continue
+            for opener, closer in (("--", "\n"), ("/*", "*/")):
+                if sql.startswith(opener, i):
+                    close = sql.find(closer, i + 2)
+                    i = len(sql) if close < 0 else close + len(closer)
+                    break
+            else:
+                if sql[i] == "(":
+                    depth += 1
+                elif sql[i] == ")":
+                    depth -= 1
+                elif depth == 1 and sql[i] == ",":
+                    start = i + 1
+                elif depth == 1 and sql.startswith(":=", i):
+                    word = re.search(r"(\w+)\s*$", sql[start:i])
+                    if word:
+                        named.append(word.group(1))
+                i += 1
+        calls.append(named)
+    return calls
 
 
-def _unknown_argument(name: str, call: str | None) -> str | None:
-    """For a call a macro refuses: the named argument it does not take, with those it does."""
+def _unknown_argument(name: str, sql: str | None) -> str | None:
+    """For a call a macro refuses: the named argument it does not take, with those it does
+    (names compare without case, as DuckDB's do)."""
     from .udfs import base
 
     spec = next((f for f in base.FUNCTIONS if f.name == name and not f.hidden), None)
-    if spec is None or not call:
+    if spec is None or not sql:
         return None
     params = [p for p, _, _ in spec.params]
-    for given in _NAMED.findall(call):
-        if given not in params:
-            return (f"argument {given!r}: not an argument of {name}; valid: "
-                    + ", ".join(repr(p) for p in params))
+    for named in _named_arguments(sql, name):
+        for given in named:
+            if given.lower() not in params:
+                return (f"argument {given!r}: not an argument of {name}; valid: "
+                        + ", ".join(repr(p) for p in params))
     return None
 
 

@@ -202,8 +202,8 @@ def _check_label_sql(label_sql: str | None) -> str:
                            "entity id, label)", None, TaskError)
     writes = next(parsed[0].find_all(*_WRITES), None)
     if writes is not None:
-        raise bad_argument("label_sql", f"must only read data; it holds a "
-                           f"{writes.key.upper()} statement", None, TaskError)
+        raise bad_argument("label_sql", f"must only read data; it holds a statement of kind "
+                           f"{writes.key.upper()}", None, TaskError)
     while tokens and tokens[-1].token_type == sqlglot.TokenType.SEMICOLON:
         tokens.pop()
     return label_sql[:tokens[-1].end + 1].strip()

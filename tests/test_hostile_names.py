@@ -149,7 +149,7 @@ def test_names_that_differ_in_case_are_refused_naming_the_argument(hostile):
 
 
 # -- DFS: feature groups and column aliases made from names --------------------------------
-@pytest.mark.parametrize("child", ["history", "entity"])
+@pytest.mark.parametrize("child", ["history", "entity", "History", "ENTITY"])
 def test_a_child_table_named_like_a_builtin_feature_group(child):
     """'history' is the task's label history and 'entity' the entity's own columns."""
     con = small_database(children=[("orders", ()), (child, ("x",))])
@@ -175,6 +175,14 @@ def test_columns_named_like_the_feature_query_keys():
     con = small_database(user_columns=("anchor_time", "entity_key"),
                          children=[("orders", ("anchor_time", "entity_key", "entity_id"))])
     assert {("orders", "anchor_time"), ("orders", "entity_key")} <= read_columns(con)
+    trains_and_predicts(con)
+
+
+def test_columns_named_like_the_feature_query_keys_in_another_case():
+    """DuckDB compares identifiers without case: Anchor_Time is the query's anchor_time."""
+    con = small_database(user_columns=("Entity_Key",),
+                         children=[("orders", ("Anchor_Time", "Entity_Key"))])
+    assert {("orders", "Anchor_Time"), ("orders", "Entity_Key")} <= read_columns(con)
     trains_and_predicts(con)
 
 

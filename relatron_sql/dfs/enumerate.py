@@ -96,9 +96,11 @@ _KEY_ALIASES = frozenset({"entity_key", "anchor_time"})
 
 
 def _unique(name: str, taken) -> str:
-    """``name``, or ``name_2``, ``name_3``, ... when it is taken (two names can slug alike)."""
+    """``name``, or ``name_2``, ``name_3``, ... when it is taken (two names can slug alike),
+    compared without case, as DuckDB compares identifiers."""
+    taken = {t.lower() for t in taken}
     out, i = name, 1
-    while out in taken:
+    while out.lower() in taken:
         i += 1
         out = f"{name}_{i}"
     return out
