@@ -25,7 +25,7 @@ from . import families, metrics, registry
 from . import progress as progress_mod
 from .errors import TrainError, bad_argument
 from .families import FitOptions, Rows
-from .schema import declarations, read_schema
+from .schema import declarations, read_schema, table_columns
 from .sqlbuild import column, render, table as table_ref
 from .task import SPLITS, Task, check_entity_table, check_learnable, load_task, task_rows
 
@@ -388,10 +388,25 @@ def score(con, task: Task, version: int, model, rows: Rows) -> np.ndarray:
                            TrainError) from None
 
 
-def _fresh_rows(con, task: Task, anchor_time) -> Rows:
+def _entity_time_column(con, task: Task, model) -> str | None:
+    """The time column ``model`` dates the entity's rows by: the one it was trained with where
+    it keeps it (a DFS feature plan, an RDL model's time columns), else today's declaration."""
+    own = getattr(model, "entity_time_column", None)
+    known, column = own(task) if own is not None else (False, None)
+    if not known:
+        return declarations(con).get(task.entity, {}).get("time_column")
+    if column is not None and column not in {c for c, _ in table_columns(con, task.entity)}:
+        raise bad_argument("name", f"the model of task {task.name!r} dates {task.entity} rows "
+                           f"by column {column!r}, which the table no longer has; restore it, "
+                           f"or retrain with relatron_train({task.name!r}, retrain := true)",
+                           None, TrainError)
+    return column
+
+
+def _fresh_rows(con, task: Task, anchor_time, time_col: str | None) -> Rows:
     """Every entity that exists at ``anchor_time``: each row of a static entity table; of a
-    timed one, the rows whose time is at or before it (a NULL time never is, as for features)."""
-    time_col = declarations(con).get(task.entity, {}).get("time_column")
+    timed one (``time_col``), the rows whose time is at or before it (a NULL time never is, as
+    for features)."""
     # the column as it is, compared as features compare it: a cast to TIMESTAMP would move a
     # nanosecond time just after the anchor onto it
     exists = exp.true() if time_col is None else exp.LTE(
@@ -433,7 +448,8 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
                            "'infinity' reads); got that or infinity", None, TrainError)
     task, version, _, model = active_model(con, name)
     if anchor_time is not None:
-        rows, label = _fresh_rows(con, task, anchor_time), "fresh"
+        rows = _fresh_rows(con, task, anchor_time, _entity_time_column(con, task, model))
+        label = "fresh"
     else:
         rows, label = split_rows(con, task, split), split
     values = score(con, task, version, model, rows)

@@ -171,3 +171,19 @@ def test_a_changed_test_label_trains_anew_rather_than_reporting_the_old_metric(d
     assert not again.get("reused") and again["version"] == first["version"] + 1
     assert again["val"] == first["val"]
     assert again["test"] == models.evaluate(db, TASK, "test")["metrics"] != first["test"]
+
+
+@pytest.mark.parametrize("family", ["dfs", "rdl"])
+def test_fresh_predictions_date_entities_by_the_time_column_the_model_was_trained_with(
+        db, family):
+    """With the entity's time column declared away after training, users who sign up after the
+    anchor are still not scored at it: the model dates its rows as it was trained to."""
+    _train(db, family)
+    exists = set(_fresh(db, FRESH))
+    declare(db, "users", time_column="")
+    db.execute("INSERT INTO users SELECT 9000 + user_id, group_id, CAST(? AS TIMESTAMP) + "
+               "INTERVAL 1 DAY, age, segment FROM users", [FRESH])
+    assert set(_fresh(db, FRESH)) == exists
+    db.execute("ALTER TABLE users RENAME signup TO joined")
+    with pytest.raises(relatron_sql.RelatronError, match="dates users rows by column 'signup'"):
+        _fresh(db, FRESH)

@@ -39,6 +39,10 @@ class DfsModel:
             return np.array([])
         return lightgbm_model.predict_booster(self.booster, self.kind, self.features(con, rows))
 
+    def entity_time_column(self, task: Task) -> tuple[bool, str | None]:
+        """(known, the time column the model dates its entity rows by): its feature plan's."""
+        return True, self.plan.entity_time
+
 
 def _split(con, task: Task, split: str) -> Rows:
     r = task_rows(con, task.name, split)

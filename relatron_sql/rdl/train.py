@@ -173,6 +173,12 @@ class RDLModel:
         self.config, self.encoders, self.net, self.device = config, encoders, net, device
         self._prepared: Prepared | None = None
 
+    def entity_time_column(self, task: Task) -> tuple[bool, str | None]:
+        """(known, the time column the model dates its entity rows by): the one it was trained
+        with, where it recorded its time columns."""
+        dated = self.config.get("time_columns") or {}
+        return task.entity in dated, dated.get(task.entity)
+
     @property
     def label_mean(self) -> float:
         return float(self.config["label_mean"])
