@@ -1,6 +1,7 @@
 """One error hierarchy. Every message names the offending argument and what would be valid."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Iterable
 
 
@@ -51,7 +52,6 @@ def interval_text(value) -> str:
     DuckDB reads back as the same interval, and any other value as ``str`` writes it: for
     messages that would otherwise show Python's forms. (Hours past a day are written as days:
     36 hours is ``1 day 12:00:00``.)"""
-    import datetime as dt
     if not isinstance(value, dt.timedelta):
         return str(value)
     sign, rest = ("-", -value) if value < dt.timedelta(0) else ("", value)

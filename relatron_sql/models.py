@@ -415,9 +415,9 @@ def _fresh_rows(con, task: Task, anchor_time, time_col: str | None) -> Rows:
                              k=task.entity_key, t=table_ref(task.entity), w=exists),
                       [anchor_time] if time_col else []).fetchall()
     if not ids:
-        first = exp.Null() if time_col is None else exp.Min(
+        earliest = exp.Null() if time_col is None else exp.Min(
             this=exp.cast(column(time_col), "TIMESTAMP"))
-        n, first = con.execute(render("SELECT COUNT(*), :f FROM :t", f=first,
+        n, first = con.execute(render("SELECT COUNT(*), :f FROM :t", f=earliest,
                                       t=table_ref(task.entity))).fetchall()[0]
         when = (f"table {task.entity} has no rows" if n == 0 else
                 f"the earliest {time_col} is {first}" if first is not None else

@@ -110,32 +110,29 @@ def _quoted_call(text: str, whole: bool = False) -> str | None:
 
 def _named_arguments(sql: str, name: str) -> list[list[str]]:
     """The named arguments (``x := ...``) of each call of ``name`` in ``sql``: those at the
-    call's own level, not inside a string, a comment or a nested call."""
+    call's own level, not inside a string, a comment or a nested call (sqlglot's tokens)."""
+    import sqlglot
+    from sqlglot import TokenType
+
+    try:
+        tokens = sqlglot.tokenize(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:   # e.g. DuckDB's quote of a line, cut inside a string
+        return []
     calls = []
-    for found in re.finditer(rf"\b{re.escape(name)}\s*\(", sql, re.IGNORECASE):
-        named, depth, i, start = [], 1, found.end(), found.end()
-        while i < len(sql) and depth:
-            if sql[i] in "'\"":   # a doubled quote inside reads as a close and an open
-                close = sql.find(sql[i], i + 1)
-                i = len(sql) if close < 0 else close + 1
-                continue
-            for opener, closer in (("--", "\n"), ("/*", "*/")):
-                if sql.startswith(opener, i):
-                    close = sql.find(closer, i + 2)
-                    i = len(sql) if close < 0 else close + len(closer)
+    for i in range(len(tokens) - 1):
+        if tokens[i].text.lower() != name or tokens[i + 1].token_type != TokenType.L_PAREN:
+            continue
+        named, depth = [], 0
+        for j in range(i + 1, len(tokens)):
+            kind = tokens[j].token_type
+            if kind == TokenType.L_PAREN:
+                depth += 1
+            elif kind == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
                     break
-            else:
-                if sql[i] == "(":
-                    depth += 1
-                elif sql[i] == ")":
-                    depth -= 1
-                elif depth == 1 and sql[i] == ",":
-                    start = i + 1
-                elif depth == 1 and sql.startswith(":=", i):
-                    word = re.search(r"(\w+)\s*$", sql[start:i])
-                    if word:
-                        named.append(word.group(1))
-                i += 1
+            elif kind == TokenType.COLON_EQ and depth == 1:
+                named.append(tokens[j - 1].text)
         calls.append(named)
     return calls
 
