@@ -30,15 +30,10 @@ MODES = ("box", "csv", "line", "list", "markdown", "json")
 _SHOWN = {"SELECT", "PRAGMA", "EXPLAIN", "CALL", "EXECUTE", "RELATION", "MULTI", "ANALYZE"}
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
-_INTEGER = re.compile(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$")
-_WIDTHS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 _UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
 _NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
-_BINDER_UDF = re.compile(r"No function matches the given name and argument types "
-                         r"'(\w+?)_udf\((.*)\)'")
 _MACRO_ARGS = re.compile(r"Macro (relatron_\w+)\(\) does not support the supplied arguments")
-_CALLED = re.compile(r"\b(relatron_\w+)\s*\(")
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -48,16 +43,10 @@ def error_line(error: BaseException, statement: str | None = None) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "Error: interrupted; the registry is left as it was"
     text = str(error).strip()
-    binder = _BINDER_UDF.search(text)
-    if binder:
-        called = _quoted_call(text)
-        return "Error: " + _argument_types(binder.group(1), binder.group(2),
-                                           [called] if called else
-                                           _CALLED.findall(statement or ""))
     macro = _MACRO_ARGS.search(text)
     if macro:
         # the statement itself where it is known: DuckDB quotes one line, cut at ~70 characters
-        unknown = _unknown_argument(macro.group(1), statement or _quoted_call(text, whole=True))
+        unknown = _unknown_argument(macro.group(1), statement or _quoted_call(text))
         if unknown:
             return "Error: " + unknown
     lines = []
@@ -87,24 +76,13 @@ def error_line(error: BaseException, statement: str | None = None) -> str:
     return "Error: " + text
 
 
-def _width(integer_type: str) -> int:
-    """Rank of an integer type by size (unsigned counts as the next wider signed type)."""
-    unsigned = integer_type.startswith("U")
-    return _WIDTHS.index(integer_type.removeprefix("U")) + unsigned
-
-
-def _quoted_call(text: str, whole: bool = False) -> str | None:
-    """The call DuckDB's caret points at in the statement line it quotes: its function's name
-    (``relatron_task_rows``), or with ``whole`` the text under the caret."""
+def _quoted_call(text: str) -> str | None:
+    """The text DuckDB's caret points at in the statement line it quotes (a call it refuses)."""
     lines = text.splitlines()
     for source, caret in zip(lines, lines[1:]):
         if source.lstrip().startswith("LINE ") and caret.strip() and set(caret.strip()) <= {"^"}:
             start = len(caret) - len(caret.lstrip())
-            under = source[start:start + len(caret.strip())]
-            if whole:
-                return under
-            called = _CALLED.match(under)
-            return called.group(1) if called else None
+            return source[start:start + len(caret.strip())]
     return None
 
 
@@ -152,43 +130,6 @@ def _unknown_argument(name: str, sql: str | None) -> str | None:
                 return (f"argument {given!r}: not an argument of {name}; valid: "
                         + ", ".join(repr(p) for p in params))
     return None
-
-
-def _argument_types(name: str, given: str, called: list[str] = ()) -> str:
-    """Name the argument whose type does not fit a Relatron function. A function that only
-    macros call is named by the macro of ``called`` (the calls in the statement) over it."""
-    from .udfs import base
-
-    spec = next((f for f in base.FUNCTIONS if f.name == name), None)
-    if spec is not None and spec.hidden:
-        over = {sig.split("(")[0] for sig, body in base.MACROS if f"{name}_udf(" in body}
-        name = next((c for c in called if c in over), name)
-    # split at commas outside parentheses: DECIMAL(2,1) is one type
-    given_types = ([g.strip().strip('"') for g in re.split(r",(?![^()]*\))", given)]
-                   if given.strip() else [])
-    given_types = given_types[:-base.SESSION_ARGS]   # the session every UDF is passed last
-    if spec is None or len(given_types) != len(spec.params):
-        return f"{name}: wrong argument types ({given})"
-    too_wide = []   # integer literals for integer parameters
-    for (param, expected, _), given_type in zip(spec.params, given_types):
-        literal = given_type.endswith("_LITERAL")
-        got = given_type.replace("_LITERAL", "")
-        whole = _INTEGER.match(expected)
-        if whole and _INTEGER.match(got):
-            if literal:   # DuckDB calls any whole-number literal INTEGER: its size is unknown
-                too_wide.append(param)
-                continue
-            if _width(got) <= _width(expected):
-                continue
-        elif got in ("NULL", "STRING", expected) or (_NUMERIC.match(got) and
-                                                      _NUMERIC.match(expected) and not whole):
-            continue
-        return (f"argument {param!r} of {name}: expected {expected}, got {got}; "
-                f"cast it, e.g. CAST(... AS {expected})")
-    if too_wide:   # every type fits, so a literal's value does not
-        return (f"argument {' or '.join(map(repr, too_wide))} of {name}: the whole number given "
-                "is too large")
-    return f"{name}: wrong argument types ({given})"
 
 
 # -- statements ---------------------------------------------------------------------------

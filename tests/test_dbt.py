@@ -59,6 +59,10 @@ def test_plugin_registers_functions_on_the_connection_and_its_cursors(tmp_path):
     assert cursor.execute("SELECT relatron_predict('user-active')").fetchall()[0][0] > 0
     assert cursor.execute("SELECT COUNT(*) FROM relatron_predictions('user-active')"
                           ).fetchall()[0][0] > 0
+    # a dbt model's wrong type is named as in the shell, not as DuckDB's binder error
+    with pytest.raises(duckdb.Error, match="argument 'budget' of relatron_train: expected "
+                                           "BIGINT, got DOUBLE"):
+        cursor.execute("SELECT relatron_train('user-active', budget := 2.5::DOUBLE)").fetchall()
     con.close()
 
 

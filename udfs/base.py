@@ -40,7 +40,8 @@ def sql_function(name: str, params: list[tuple], returns: str, table: bool = Fal
     goes, through a subquery, to the function named ``commit``. DuckDB checks for an interrupt
     between the two, so work that this function only prepares and ``commit`` writes is never
     written when the statement is interrupted while this function runs.
-    With ``guards``, the macro raises ``error(message)`` for the first condition that holds,
+    Every argument is checked against its parameter's type first (``call_sql``). With
+    ``guards``, the macro then raises ``error(message)`` for the first condition that holds,
     before the UDF is called: for what only SQL can see of an argument (an INTERVAL's months).
     """
     def wrap(impl):
@@ -89,16 +90,74 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     install_macros(con)
 
 
+def sql_text(text: str) -> str:
+    """A SQL string literal of ``text`` (for messages the macros build from our own words)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+             "UINTEGER", "UBIGINT", "UHUGEINT")
+#: The argument types (as ``typeof`` names them) a parameter of each type takes besides a string,
+#: which is read as the parameter's type as DuckDB reads a string literal, and NULL. A value the
+#: parameter's type cannot hold (a whole number too large, a string that is no timestamp) is
+#: refused after the type. A TIMESTAMP WITH TIME ZONE is refused: which wall-clock time it
+#: stands for is for the caller to say.
+ACCEPTED = {"VARCHAR": (), "BOOLEAN": ("BOOLEAN",), "BIGINT": _INTEGERS,
+            "DOUBLE": _INTEGERS + ("FLOAT", "DOUBLE", "DECIMAL"), "INTERVAL": ("INTERVAL",),
+            "TIMESTAMP": ("TIMESTAMP", "DATE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
+            "VARCHAR[]": ("VARCHAR[]", '"NULL"[]'),
+            "MAP(VARCHAR, VARCHAR)": tuple(f"MAP({k}, {v})" for k in ("VARCHAR", '"NULL"')
+                                           for v in ("VARCHAR", '"NULL"'))}
+
+
+def _argument_checks(param: str, expected: str, function: str) -> list[tuple[str, str]]:
+    """(SQL condition, SQL message) pairs that refuse an argument of another type, or a value
+    its parameter's type cannot hold, naming the argument. They bind whatever type is given,
+    so the refusal is Relatron's own line and not DuckDB's binder error about the UDF."""
+    if expected not in ACCEPTED:
+        raise ValueError(f"{function}: no argument check for parameter type {expected}")
+    taken = ("VARCHAR", '"NULL"') + ACCEPTED[expected]
+    given = f"typeof({param})"
+    wrong = f"{given} NOT IN ({', '.join(sql_text(t) for t in taken if t != 'DECIMAL')})"
+    if "DECIMAL" in taken:
+        wrong += f" AND NOT starts_with({given}, 'DECIMAL(')"
+    type_message = (sql_text(f"argument {param!r} of {function}: expected {expected}, got ")
+                    + f" || {given} || " + sql_text(f"; cast it, e.g. CAST(... AS {expected})"))
+    text = f"CAST({param} AS VARCHAR)"
+    value_message = (sql_text(f"argument {param!r}: ") + f" || CASE WHEN {given} = 'VARCHAR' "
+                     f"THEN {sql_text(chr(39))} || {text} || "
+                     + sql_text(f"' cannot be read as {expected}")
+                     + f" ELSE {text} || " + sql_text(f" is out of range for {expected}")
+                     + " END")
+    cannot = f"{param} IS NOT NULL AND TRY_CAST({param} AS {expected}) IS NULL"
+    return [(wrong, type_message), (cannot, value_message)]
+
+
+def call_sql(name: str, shown_as: str | None = None) -> str:
+    """SQL calling the UDF of function ``name`` on the macro parameters of the same names, each
+    checked (type, then value) and cast to its parameter's type; the function's own guards
+    follow. Messages name ``shown_as``, the macro a user called, when it is not ``name``."""
+    fn = next(f for f in FUNCTIONS if f.name == name)
+    guards = [check for param, expected, _ in fn.params
+              for check in _argument_checks(param, expected, shown_as or name)]
+    guards += list(fn.guards)
+    args = [f"TRY_CAST({param} AS {expected})" for param, expected, _ in fn.params]
+    call = f"{name}_udf({', '.join(args + [SESSION])})"
+    if not guards:
+        return call
+    return ("CASE " + " ".join(f"WHEN {cond} THEN error({message})" for cond, message in guards)
+            + f" ELSE {call} END")
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the (temporary, per-connection) macros; a cursor needs them again, not the UDFs."""
     for fn in FUNCTIONS:
         if fn.hidden:
             continue
-        udf_name = fn.name + "_udf"
         required = [p[0] for p in fn.params if p[2] is None]
         optional = [f"{p[0]} := {p[2]}" for p in fn.params if p[2] is not None]
         signature = ", ".join(required + optional)
-        call = f"{udf_name}({', '.join([p[0] for p in fn.params] + [SESSION])})"
+        call = call_sql(fn.name)
         if fn.table:
             body = f"TABLE SELECT unnest({call}, recursive := true)"
         elif fn.commit:
@@ -106,9 +165,6 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
                     "OFFSET 0))")
         else:
             body = call
-        if fn.guards:
-            body = ("CASE " + " ".join(f"WHEN {cond} THEN error({message})"
-                                       for cond, message in fn.guards) + f" ELSE {body} END")
         con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", fn.name + "(" + signature + ")",
                               "AS", body]))
     for signature, body in MACROS:

@@ -6,7 +6,7 @@ import datetime as dt
 from relatron_sql import datasets, schema as schema_mod, task as task_mod
 from relatron_sql.errors import TaskError, bad_argument
 
-from .base import SESSION, as_json, macro, sql_function
+from .base import sql_text, as_json, call_sql, macro, sql_function
 
 
 def required(value, argument: str):
@@ -41,10 +41,6 @@ def schema(con):
     return schema_mod.schema_rows(schema_mod.read_schema(con))
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 # The horizon reaches Python as a number of days: a month as 30, a year as 360, which a label
 # query written with calendar months would not match. And a horizon past Python's timedelta
 # range fails before the UDF runs. So the macro checks the INTERVAL itself, read from its text so
@@ -52,13 +48,13 @@ def _sql_text(text: str) -> str:
 # binder error names the argument).
 _HORIZON = "TRY_CAST(CAST(horizon AS VARCHAR) AS INTERVAL)"
 _LONGEST = (dt.datetime.max - dt.datetime.min).total_seconds()
-_PREFIX = _sql_text(str(bad_argument("horizon", "")))  # 'argument ''horizon'': '
+_PREFIX = sql_text(str(bad_argument("horizon", "")))  # 'argument ''horizon'': '
 _HORIZON_GUARDS = [
     (f"date_part('year', {_HORIZON}) * 12 + date_part('month', {_HORIZON}) <> 0",
-     f"{_PREFIX} || CAST(horizon AS VARCHAR) || " + _sql_text(
+     f"{_PREFIX} || CAST(horizon AS VARCHAR) || " + sql_text(
          " (months and years have no fixed length; give days, e.g. INTERVAL 30 DAY)")),
     (f"abs(epoch({_HORIZON})) > {_LONGEST!r}",
-     f"{_PREFIX} || CAST(horizon AS VARCHAR) || " + _sql_text(
+     f"{_PREFIX} || CAST(horizon AS VARCHAR) || " + sql_text(
          " is longer than the whole range of timestamps (years 1 to 9999)")),
 ]
 
@@ -88,6 +84,7 @@ def task_check(con, name):
 
 
 macro("relatron_task_rows(name)",
-      f"TABLE WITH checked AS (SELECT relatron_task_check_udf(name, {SESSION}) AS task) "
+      "TABLE WITH checked AS (SELECT "
+      + call_sql("relatron_task_check", "relatron_task_rows") + " AS task) "
       "SELECT r.split, r.anchor_time, r.entity_id, r.label FROM relatron.task_rows AS r "
       "JOIN checked USING (task) ORDER BY r.split, r.anchor_time, r.entity_id")

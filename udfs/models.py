@@ -8,7 +8,7 @@ import uuid
 from relatron_sql import models, progress
 from relatron_sql.errors import TrainError
 
-from .base import SESSION, as_json, macro, sql_function
+from .base import as_json, call_sql, macro, sql_function
 from .core import required
 
 
@@ -77,7 +77,8 @@ def predict_commit(con, token):
 
 
 macro("relatron_predictions(name)",
-      f"TABLE WITH checked AS (SELECT relatron_task_check_udf(name, {SESSION}) AS name) "
+      "TABLE WITH checked AS (SELECT "
+      + call_sql("relatron_task_check", "relatron_predictions") + " AS name) "
       "SELECT p.entity_id, p.anchor_time, p.prediction, p.model_version, p.split, p.written_at "
       "FROM relatron.predictions AS p JOIN checked USING (name) "
       "ORDER BY p.split, p.anchor_time, p.entity_id")
