@@ -10,7 +10,9 @@ Where the bank holds several seeds of each family's search, a task's winner is t
 the better mean test score; a task counts as *decided* when that mean gap exceeds twice its
 standard error over the paired seeds, and every rule's accuracy is also printed on the decided
 tasks alone. The better-validation rule is then applied seed by seed, as a user's single
-training would apply it.
+training would apply it. A rough ceiling is printed too: how often a selector that knew each
+task's expected winner would match the bank's winner, taking the observed mean gaps as the
+expected ones (which flatters it: an observed gap overstates the expected one on average).
 --path-depth 1|2|3|best puts the path affinity of that depth of the untrained GNN (or the best
 of the three) in the selector's place for every task; the product uses depth 2, the RDL
 family's default.
@@ -198,6 +200,8 @@ def main(path=None, path_depth: str = "2") -> None:
     print(f"\ntasks: {n} over {len(dbs)} databases, each routed leaving its database out")
     n_decided = sum(decided(o) for o in outcomes)
     print(f"decided beyond seed noise (|mean gap| > 2 standard errors): {n_decided}/{n}")
+    print(f"ceiling set by seed noise: a selector that knew each task's expected winner would "
+          f"match the bank's winner on {noise_ceiling(outcomes):.1%} of tasks")
     if committed:
         print(f"committed decisions: {committed}/{n}, accurate: {committed_right / committed:.1%}")
     print("\nrule                                  accuracy  regret (mean test score lost)  "
@@ -247,6 +251,22 @@ def seed_gap(outcome: dict) -> tuple[float, float, int]:
 def decided(outcome: dict) -> bool:
     gap, se, n_seeds = seed_gap(outcome)
     return n_seeds > 1 and abs(gap) > 2 * se
+
+
+def noise_ceiling(outcomes: list[dict]) -> float:
+    """Expected accuracy of a perfect selector, one that knows each task's expected winner,
+    scored against the bank's winner (the sign of a mean over few seeds): per task, the chance
+    that the mean gap has the expected gap's sign, from Student's t on the paired seeds."""
+    from scipy import stats
+
+    chances = []
+    for o in outcomes:
+        gap, se, n_seeds = seed_gap(o)
+        if n_seeds < 2 or not se > 0:
+            chances.append(1.0)
+            continue
+        chances.append(float(stats.t.cdf(abs(gap) / se, df=n_seeds - 1)))
+    return float(np.mean(chances))
 
 
 def validation_pick(outcome: dict) -> float:
