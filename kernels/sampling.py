@@ -50,21 +50,9 @@ def _below(state, n):
 
 
 @njit(inline="always")
-def _insert(hkey, hseed, hpos, stamp, mask, generation, key, s, pos):
-    """Position of ``key`` in seed ``s``'s node set, inserting it at ``pos`` when absent.
-
-    One open-addressing table serves a group of seeds; entries whose ``stamp`` is not the
-    current ``generation`` are free, so the table is never cleared."""
-    i = np.int64((np.uint64(key) * _GOLDEN + np.uint64(s) * _M1) >> np.uint64(32)) & mask
-    while stamp[i] == generation:
-        if hkey[i] == key and hseed[i] == s:
-            return hpos[i]
-        i = (i + 1) & mask
-    stamp[i] = generation
-    hkey[i] = key
-    hseed[i] = s
-    hpos[i] = pos
-    return pos
+def _home(key, s, mask):
+    """First entry to probe for node ``key`` of seed ``s`` in the node-set table."""
+    return np.int64((np.uint64(key) * _GOLDEN + np.uint64(s) * _M1) >> np.uint64(32)) & mask
 
 
 #: seeds advanced in lock step by one thread (their memory reads overlap): as many as fit
@@ -104,6 +92,9 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
     while table_size < 2 * group * most:
         table_size *= 2
     mask = table_size - 1
+    # node sets of the group's seeds, one open-addressing table: entry j holds node hkey[j] of
+    # seed hseed[j] at position hpos[j]; entries whose stamp is not the current generation are
+    # free, so the table is never cleared
     hkey = np.empty(table_size, dtype=np.int64)
     hseed = np.empty(table_size, dtype=np.int64)
     hpos = np.empty(table_size, dtype=np.int64)
@@ -149,7 +140,13 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
             s_node[nb] = seeds[s]
             s_type[nb] = seed_type[s]
             s_hop[nb] = 0
-            _insert(hkey, hseed, hpos, stamp, mask, generation, seeds[s], s, 0)
+            j = _home(seeds[s], s, mask)
+            while stamp[j] == generation:
+                j = (j + 1) & mask
+            stamp[j] = generation
+            hkey[j] = seeds[s]
+            hseed[j] = s
+            hpos[j] = 0
             nn[i] = 1
             ne[i] = 0
             start[i] = 0
@@ -176,13 +173,19 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
                             q_lo[m] = indptr[row]
                             q_hi[m] = indptr[row + 1]
                         m += 1
-            # 2. the <= t cut of every row (ends in q_hi): all searches step together
+            # 2. the <= t cut of every row (ends in q_hi): a row of one edge is cut at once,
+            # the searches of the others step together
             na = 0
             for r in range(m):
-                q_t[r] = seed_time[gs[q_g[r]]]
-                q_b[r] = q_lo[r]
-                act[na] = r
-                na += q_lo[r] < q_hi[r]
+                lo = q_lo[r]
+                t = seed_time[gs[q_g[r]]]
+                if q_hi[r] == lo + 1:
+                    q_hi[r] = lo + (nbr_time[lo] <= t)
+                else:
+                    q_t[r] = t
+                    q_b[r] = lo
+                    act[na] = r
+                    na += lo < q_hi[r]
             while na > 0:
                 keep = 0
                 for a in range(na):
@@ -261,12 +264,25 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
                 eb = i * edge_bound
                 for x in range(eb + first[i], eb + ne[i]):
                     u = s_src[x]
-                    at = _insert(hkey, hseed, hpos, stamp, mask, generation, u, s, nn[i])
-                    if at == nn[i]:
-                        s_node[nb + at] = u
-                        s_type[nb + at] = et_src_type[s_et[x]]
-                        s_hop[nb + at] = h + 1
-                        nn[i] += 1
+                    # the lookup is written out: a call taking the table's arrays would update
+                    # their reference counts (atomic operations) for every edge
+                    j = _home(u, s, mask)
+                    while True:
+                        if stamp[j] != generation:  # not in the set: a new node
+                            at = nn[i]
+                            stamp[j] = generation
+                            hkey[j] = u
+                            hseed[j] = s
+                            hpos[j] = at
+                            s_node[nb + at] = u
+                            s_type[nb + at] = et_src_type[s_et[x]]
+                            s_hop[nb + at] = h + 1
+                            nn[i] += 1
+                            break
+                        if hkey[j] == u and hseed[j] == s:
+                            at = hpos[j]
+                            break
+                        j = (j + 1) & mask
                     s_src[x] = at
                 start[i] = end[i]
                 end[i] = nn[i]
@@ -338,28 +354,13 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
 
 
 @njit(nogil=True, cache=True)
-def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
-    """Pack the seeds' slots into flat arrays; edge ends become positions in the flat node list.
-
-    Returns node, node type, hop, node's seed; edge type, source, destination; and node_ptr
-    (seed ``s``'s nodes are ``node_ptr[s] : node_ptr[s + 1]``).
-    """
+def _pack_chunk(c, n_chunks, node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start,
+                e_start, node_ptr, edge_ptr, o_node, o_type, o_hop, o_seed, o_et, o_src, o_dst):
+    """Copy chunk ``c`` of ``n_chunks`` contiguous ranges of seeds; see :func:`compact`."""
     n_seeds = n_nodes.shape[0]
-    node_ptr = np.zeros(n_seeds + 1, dtype=np.int64)
-    edge_ptr = np.zeros(n_seeds + 1, dtype=np.int64)
-    for s in range(n_seeds):
-        node_ptr[s + 1] = node_ptr[s] + n_nodes[s]
-        edge_ptr[s + 1] = edge_ptr[s] + n_edges[s]
-    total_n = node_ptr[n_seeds]
-    total_e = edge_ptr[n_seeds]
-    o_node = np.empty(total_n, dtype=np.int64)
-    o_type = np.empty(total_n, dtype=np.int64)
-    o_hop = np.empty(total_n, dtype=np.int8)
-    o_seed = np.empty(total_n, dtype=np.int64)
-    o_et = np.empty(total_e, dtype=np.int64)
-    o_src = np.empty(total_e, dtype=np.int64)
-    o_dst = np.empty(total_e, dtype=np.int64)
-    for s in range(n_seeds):
+    per = (n_seeds + n_chunks - 1) // n_chunks
+    first_seed = min(n_seeds, c * per)
+    for s in range(first_seed, min(n_seeds, first_seed + per)):
         a = node_ptr[s]
         ns = n_start[s]
         for i in range(n_nodes[s]):
@@ -373,4 +374,42 @@ def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_st
             o_et[b + i] = etype[es + i]
             o_src[b + i] = esrc[es + i] + a
             o_dst[b + i] = edst[es + i] + a
-    return o_node, o_type, o_hop, o_seed, o_et, o_src, o_dst, node_ptr
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _pack_parallel(n_chunks, node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start,
+                   e_start, node_ptr, edge_ptr, o_node, o_type, o_hop, o_seed, o_et, o_src,
+                   o_dst):
+    for c in prange(n_chunks):
+        _pack_chunk(c, n_chunks, node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start,
+                    e_start, node_ptr, edge_ptr, o_node, o_type, o_hop, o_seed, o_et, o_src,
+                    o_dst)
+
+
+def compact(node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start,
+            n_chunks=1):
+    """Pack the seeds' slots into flat arrays; edge ends become positions in the flat node list.
+
+    Returns node, node type, hop, node's seed; edge type, source, destination; and node_ptr
+    (seed ``s``'s nodes are ``node_ptr[s] : node_ptr[s + 1]``). Copies ``n_chunks`` parallel
+    ranges of seeds (the copy is a good part of a batch's time once sampling runs in
+    parallel).
+    """
+    n_seeds = n_nodes.shape[0]
+    node_ptr = np.zeros(n_seeds + 1, dtype=np.int64)
+    edge_ptr = np.zeros(n_seeds + 1, dtype=np.int64)
+    np.cumsum(n_nodes, out=node_ptr[1:])
+    np.cumsum(n_edges, out=edge_ptr[1:])
+    total_n, total_e = int(node_ptr[-1]), int(edge_ptr[-1])
+    out = (np.empty(total_n, dtype=np.int64), np.empty(total_n, dtype=np.int64),
+           np.empty(total_n, dtype=np.int8), np.empty(total_n, dtype=np.int64),
+           np.empty(total_e, dtype=np.int64), np.empty(total_e, dtype=np.int64),
+           np.empty(total_e, dtype=np.int64))
+    args = (node, ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start, node_ptr,
+            edge_ptr, *out)
+    n_chunks = max(1, min(n_seeds, int(n_chunks)))
+    if n_chunks == 1:
+        _pack_chunk(0, 1, *args)
+    else:
+        _pack_parallel(n_chunks, *args)
+    return (*out, node_ptr)

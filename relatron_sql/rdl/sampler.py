@@ -108,7 +108,7 @@ class NeighborSampler:
                                 seed_type[a:b], times[a:b], self.fanouts,
                                 STRATEGIES[self.strategy], np.uint64(seed % 2**63), a,
                                 node_bound, edge_bound, self.threads, *work)
-                parts.append(compact(*work, *counts))
+                parts.append(compact(*work, *counts, self.threads))
         if len(parts) == 1:
             node, ntype, hop, seed_of, et, src, dst, node_ptr = parts[0]
         else:

@@ -187,3 +187,23 @@ def test_one_edge_shortcut_samples_the_same(strategy):
         for s in range(n):
             assert per_seed(fast, s) == reference_last(g, int(seeds[s]), int(types[s]),
                                                        int(times[s]), [4, 3, 2])
+
+
+@pytest.mark.parametrize("n_chunks", [2, 3, 100])
+def test_compact_in_chunks_packs_the_same(n_chunks):
+    g, _ = random_graph(7)
+    rng = np.random.default_rng(2)
+    seeds = rng.integers(0, 40, 50)
+    bound = 1 + 4 + 4 * 3
+    work = (np.empty(50 * bound, np.int64), np.empty(50 * bound, np.int64),
+            np.empty(50 * bound, np.int8), np.empty(50 * bound, np.int64),
+            np.empty(50 * bound, np.int64), np.empty(50 * bound, np.int64))
+    counts = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"],
+                    np.full(2, -1, dtype=np.int64), g["et_src_type"], g["type_et_ptr"],
+                    g["type_et"], g["type_offset"], seeds, np.zeros(50, dtype=np.int64),
+                    rng.integers(0, 110, 50), np.array([4, 3]), STRATEGIES["uniform"],
+                    np.uint64(1), 0, bound, bound, 2, *work)
+    one = compact(*work, *counts)
+    for x, y in zip(one, compact(*work, *counts, n_chunks)):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+    assert compact(*work, *(c[:0] for c in counts), n_chunks)[-1].tolist() == [0]
