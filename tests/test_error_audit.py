@@ -121,8 +121,12 @@ CASES = [
      "expected VARCHAR, got INTEGER"),
     ("SELECT relatron_declare('orders', foreign_keys := 'users');", "foreign_keys",
      "'users' cannot be read as MAP(VARCHAR, VARCHAR)"),
-    ("SELECT relatron_declare('orders', foreign_keys := {'user_id': 'users'});", "foreign_keys",
-     "expected MAP(VARCHAR, VARCHAR), got STRUCT"),
+    ("SELECT relatron_declare('orders', foreign_keys := {'user_id': 5});", "foreign_keys",
+     "every value must be text or NULL, got STRUCT(user_id INTEGER)"),
+    ("SELECT relatron_declare('orders', foreign_keys := {'user_id': {'t': 'users'}});",
+     "foreign_keys", "every value must be text or NULL, got STRUCT(user_id STRUCT"),
+    ("SELECT relatron_declare('orders', foreign_keys := {'user_id': NULL});", "foreign_keys",
+     "column 'user_id' references a NULL table"),
     ("SELECT relatron_declare('orders', foreign_keys := MAP {'user_id': ''});", "foreign_keys",
      "column 'user_id' references unknown table ''"),
     ("SELECT relatron_declare('orders', foreign_keys := MAP {'user_id': NULL});", "foreign_keys",
@@ -404,8 +408,12 @@ def test_errors_from_python_name_the_argument_too(db):
      "argument 'anchor_time' of relatron_predict: expected TIMESTAMP, got INTEGER"),
     ("SELECT relatron_predict('user-active', anchor_time := 'soon')",
      "argument 'anchor_time': 'soon' cannot be read as TIMESTAMP"),
-    ("SELECT relatron_declare('orders', foreign_keys := {'user_id': 'users'})",
-     "argument 'foreign_keys' of relatron_declare: expected MAP(VARCHAR, VARCHAR), got STRUCT"),
+    ("SELECT relatron_declare('orders', foreign_keys := {'user_id': 5})",
+     "argument 'foreign_keys' of relatron_declare: every value must be text or NULL, got "
+     "STRUCT(user_id INTEGER)"),
+    ("SELECT relatron_declare('orders', foreign_keys := [['user_id', 'users']])",
+     "argument 'foreign_keys' of relatron_declare: expected MAP(VARCHAR, VARCHAR), got "
+     "VARCHAR[][]"),
     (_task(horizon="30::BIGINT").rstrip(";"),
      "argument 'horizon' of relatron_task: expected INTERVAL, got BIGINT"),
     (_task(exclude="[42]").rstrip(";"),
@@ -441,6 +449,25 @@ def test_arguments_of_types_that_convert_are_taken_as_before(db, sql):
     """The type checks refuse only what could not be read: a DATE, a nanosecond TIMESTAMP or a
     string that reads as one stay valid anchor times."""
     assert db.execute(sql).fetchall()[0][0] > 0
+
+
+def test_foreign_keys_as_a_struct_or_a_python_dict_declare_what_the_map_does(db):
+    """``{'user_id': 'users'}`` is a STRUCT literal in DuckDB, and a Python dict passed as a
+    parameter arrives as one: both are read as the MAP of the same entries."""
+    def declared():
+        return db.execute("SELECT foreign_keys FROM relatron.declarations "
+                          "WHERE table_name = 'orders'").fetchall()
+    db.execute("SELECT relatron_declare('orders', foreign_keys := MAP {})")
+    cleared = declared()
+    db.execute("SELECT relatron_declare('orders', foreign_keys := MAP {'user_id': 'users'})")
+    as_map = declared()
+    assert as_map != cleared
+    db.execute("SELECT relatron_declare('orders', foreign_keys := MAP {})")
+    db.execute("SELECT relatron_declare('orders', foreign_keys := {'user_id': 'users'})")
+    assert declared() == as_map
+    db.execute("SELECT relatron_declare('orders', foreign_keys := MAP {})")
+    db.execute("SELECT relatron_declare('orders', foreign_keys := ?)", [{"user_id": "users"}])
+    assert declared() == as_map
 
 
 @pytest.mark.parametrize("sql, argument", [

@@ -101,7 +101,8 @@ _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", 
 #: which is read as the parameter's type as DuckDB reads a string literal, and NULL. A value the
 #: parameter's type cannot hold (a whole number too large, a string that is no timestamp) is
 #: refused after the type. A TIMESTAMP WITH TIME ZONE is refused: which wall-clock time it
-#: stands for is for the caller to say.
+#: stands for is for the caller to say. A STRUCT of text (``{'user_id': 'users'}``, which is also
+#: what a Python dict becomes) is taken as the MAP of the same entries.
 ACCEPTED = {"VARCHAR": (), "BOOLEAN": ("BOOLEAN",), "BIGINT": _INTEGERS,
             "DOUBLE": _INTEGERS + ("FLOAT", "DOUBLE", "DECIMAL"), "INTERVAL": ("INTERVAL",),
             "TIMESTAMP": ("TIMESTAMP", "DATE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
@@ -121,6 +122,14 @@ def _argument_checks(param: str, expected: str, function: str) -> list[tuple[str
     wrong = f"{given} NOT IN ({', '.join(sql_text(t) for t in taken if t != 'DECIMAL')})"
     if "DECIMAL" in taken:
         wrong += f" AND NOT starts_with({given}, 'DECIMAL(')"
+    checks = []
+    if expected.startswith("MAP("):
+        wrong += f" AND NOT starts_with({given}, 'STRUCT(')"
+        # A STRUCT whose values are not all text or NULL would be cast value by value to text.
+        not_text = (f"starts_with({given}, 'STRUCT(') AND "
+                    f"to_json({param}) IS DISTINCT FROM to_json(TRY_CAST({param} AS {expected}))")
+        checks.append((not_text, sql_text(f"argument {param!r} of {function}: every value must "
+                                          "be text or NULL, got ") + f" || {given}"))
     type_message = (sql_text(f"argument {param!r} of {function}: expected {expected}, got ")
                     + f" || {given} || " + sql_text(f"; cast it, e.g. CAST(... AS {expected})"))
     text = f"CAST({param} AS VARCHAR)"
@@ -130,7 +139,7 @@ def _argument_checks(param: str, expected: str, function: str) -> list[tuple[str
                      + f" ELSE {text} || " + sql_text(f" is out of range for {expected}")
                      + " END")
     cannot = f"{param} IS NOT NULL AND TRY_CAST({param} AS {expected}) IS NULL"
-    return [(wrong, type_message), (cannot, value_message)]
+    return [(wrong, type_message)] + checks + [(cannot, value_message)]
 
 
 def call_sql(name: str, shown_as: str | None = None) -> str:
