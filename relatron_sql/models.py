@@ -350,8 +350,7 @@ def active_model(con, name: str, load: bool = True):
     rows = con.execute("SELECT version, family, config FROM relatron.models WHERE name = ? AND "
                        "active", [name]).fetchall()
     if not rows:
-        raise bad_argument("name", f"task {name!r} has no trained model yet; run "
-                           f"relatron_train({name!r}) first", None, TrainError)
+        raise _no_active_model(con, name)
     version, family, config = rows[0]
     if not load:
         return task, int(version), family, None
@@ -368,6 +367,19 @@ def active_model(con, name: str, load: bool = True):
         "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
         [name, version]).fetchall()}
     return task, int(version), family, loader.load(json.loads(config), artifacts)
+
+
+def _no_active_model(con, name: str) -> Exception:
+    """The error for a task without an active model: never trained, or trained on a definition
+    that relatron_task(..., replace := true) has since changed (its models are kept, inactive)."""
+    last, = con.execute("SELECT MAX(version) FROM relatron.models WHERE name = ?",
+                        [name]).fetchall()[0]
+    if last is None:
+        return bad_argument("name", f"task {name!r} has no trained model yet; run "
+                            f"relatron_train({name!r}) first", None, TrainError)
+    return bad_argument("name", f"task {name!r} was redefined after its last training (version "
+                        f"{last}): its models were trained on the earlier definition; train it "
+                        f"again with relatron_train({name!r})", None, TrainError)
 
 
 def score(con, task: Task, version: int, model, rows: Rows) -> np.ndarray:

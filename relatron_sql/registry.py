@@ -152,6 +152,14 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows and rows[0][0])
 
 
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the current database of ``con`` has registry table ``table`` (a database opened
+    read-only, or attached, that Relatron never wrote to has none)."""
+    return bool(con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = "
+                            "current_database() AND schema_name = 'relatron' AND table_name = ?",
+                            [table]).fetchall()[0][0])
+
+
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A cursor of ``con`` that reads time and names as ``con`` does.
 

@@ -24,7 +24,7 @@ SEMANTIC_TYPES = ("numeric", "categorical", "timestamp", "text", "boolean", "id"
 CATEGORICAL_MAX_DISTINCT = 200
 
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT")
+                 "UINTEGER", "UBIGINT", "UHUGEINT")
 NUMERIC_TYPES = INTEGER_TYPES + ("FLOAT", "DOUBLE", "REAL")
 
 
@@ -149,6 +149,8 @@ def redeclare_time_hint(name: str) -> str:
 
 
 def declarations(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    if not registry.has_table(con, "declarations"):
+        return {}   # a database opened read-only that Relatron never wrote to
     rows = con.execute("SELECT table_name, primary_key, foreign_keys, time_column "
                        "FROM relatron.declarations").fetchall()
     return {r[0]: {"primary_key": r[1], "foreign_keys": json.loads(r[2] or "{}"),
@@ -176,10 +178,30 @@ def no_table(con: duckdb.DuckDBPyConnection, name: str, argument: str, valid,
     elif found == name and (gone := stale_time_column(con, name)):
         reason = (f"table {name!r} is left out: its declared time column {gone!r} is gone; "
                   + redeclare_time_hint(name))
+    elif not found and (elsewhere := _other_schema_table(con, str(name))):
+        schema_name, table_name = elsewhere
+        where = (f"{name!r} is in schema {schema_name!r}" if table_name == name else
+                 f"{name!r} names table {table_name!r} of schema {schema_name!r}")
+        reason = (f"no table {name!r} in schema main; Relatron reads the tables of schema main "
+                  f"of the current database, and {where}")
     else:
         reason = f"no table {name!r}" + (f" (there is {found!r}: names match exactly)"
                                           if found else "")
     return bad_argument(argument, reason, valid, error)
+
+
+def _other_schema_table(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str] | None:
+    """(schema, table) of a table of the current database outside schema main (and outside
+    Relatron's own registry) that ``name`` means: a table of that name, or ``schema.table``."""
+    splits = [(name[:i], name[i + 1:]) for i, ch in enumerate(name) if ch == "."]
+    rows = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+        "current_database() AND schema_name NOT IN ('main', ?) AND NOT temporary "
+        "ORDER BY schema_name, table_name", [registry.SCHEMA]).fetchall()
+    for schema_name, table_name in rows:
+        if table_name == name or (schema_name, table_name) in splits:
+            return schema_name, table_name
+    return None
 
 
 def stale_time_column(con: duckdb.DuckDBPyConnection, name: str) -> str | None:

@@ -22,7 +22,7 @@ from . import registry
 from .errors import TaskError, bad_argument, interval_text
 from .schema import (NUMERIC_TYPES, Schema, no_table, read_schema, redeclare_time_hint,
                      stale_time_column, table_columns)
-from .sqlbuild import render, table as table_ref
+from .sqlbuild import column, render, table as table_ref
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ def _check_exclude(exclude, schema: Schema, entity: str) -> list[str]:
     out = set()
     for item in exclude:
         if not isinstance(item, str) or "." not in item:
-            raise bad_argument("exclude", f"{item!r} is not 'table.column'", None, TaskError)
+            shown = "NULL" if item is None else repr(item)
+            raise bad_argument("exclude", f"{shown} is not 'table.column'", None, TaskError)
         # a table or column name may hold a dot itself: the split that names a linked table's
         # column is meant ('a.b.c': table 'a.b', column 'c'; or table 'a', column 'b.c')
         splits = [(item[:i], item[i + 1:]) for i, ch in enumerate(item) if ch == "."]
@@ -359,7 +360,7 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
         raise bad_argument("label_sql", f"returns {len(cols)} columns "
                            f"({', '.join(c for c, _ in cols)}); it must return exactly "
                            "(anchor_time, entity id, label)", None, TaskError)
-    (t_col, t_type), (e_col, _), (l_col, l_type) = cols
+    (t_col, t_type), (e_col, e_type), (l_col, l_type) = cols
     if not t_type.upper().startswith(("TIMESTAMP", "DATE")):
         raise bad_argument("label_sql", f"first column {t_col!r} has type {t_type}; it must be "
                            "the anchor_time from relatron_anchors", None, TaskError)
@@ -367,7 +368,9 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
             or l_type.upper().startswith("DECIMAL")):
         raise bad_argument("label_sql", f"label column {l_col!r} has type {l_type}; {kind} "
                            "labels must be numeric or boolean", None, TaskError)
-    parts = dict(t=t_col, e=e_col, l=l_col, ent=table_ref(entity), key=key)
+    parts = dict(t=t_col, e=e_col, l=l_col, ent=table_ref(entity), key=key,
+                 id=_entity_id(e_col, e_type, key_type),
+                 l_id=_entity_id(e_col, e_type, key_type, "l"))
     q = render
     nulls = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE :t IS NULL OR :e IS NULL",
                           **parts)).fetchall()[0][0]
@@ -383,7 +386,7 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
     if stray:
         raise bad_argument("label_sql", f"returned {stray} rows whose anchor_time is not one of "
                            "relatron_anchors.anchor_time", None, TaskError)
-    unknown = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE CAST(:e AS VARCHAR) NOT IN "
+    unknown = cur.execute(q("SELECT COUNT(*) FROM relatron_labels WHERE :id IS NULL OR :id NOT IN "
                             "(SELECT CAST(:key AS VARCHAR) FROM :ent)", **parts)).fetchall()[0][0]
     if unknown:
         raise bad_argument("label_sql", f"returned {unknown} rows whose entity id is not a "
@@ -417,7 +420,7 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
                                f"{MAX_CLASSES:,}, got {values.max():.0f}", None, TaskError)
     cur.execute("DELETE FROM relatron.task_rows WHERE task = ?", [name])
     cur.execute(q(
-        "INSERT INTO relatron.task_rows SELECT ?, a.split, a.anchor_time, CAST(l.:e AS VARCHAR), "
+        "INSERT INTO relatron.task_rows SELECT ?, a.split, a.anchor_time, :l_id, "
         "CAST(l.:l AS DOUBLE) FROM relatron_labels AS l JOIN relatron_anchors AS a "
         "ON CAST(l.:t AS TIMESTAMP) = a.anchor_time WHERE l.:l IS NOT NULL", **parts), [name])
     if kind == "multiclass":
@@ -433,6 +436,22 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
         counts[split] = {"rows": int(n), "mean_label": None if mean is None else round(mean, 4)}
     cur.execute("DROP TABLE relatron_labels")
     return counts, num_classes
+
+
+def _entity_id(e_col: str, e_type: str, key_type: str, alias: str | None = None
+               ) -> exp.Expression:
+    """The label's entity id as ``task_rows.entity_id`` holds it: cast to the entity key's own
+    type, then written as ``CAST(key AS VARCHAR)`` writes the entity row's key (so a BIGINT 1
+    names the DOUBLE key 1.0 as '1.0'). NULL where the id cannot be cast to the key's type
+    without changing it (1.5 is no INTEGER key, though DuckDB would round it to 2)."""
+    given = column(e_col, alias)
+    if e_type == key_type:
+        return exp.cast(given, "VARCHAR")
+    typed = exp.TryCast(this=given.copy(), to=exp.DataType.build(key_type, dialect="duckdb",
+                                                                  udt=True))
+    back = exp.TryCast(this=typed.copy(), to=exp.DataType.build(e_type, dialect="duckdb",
+                                                                 udt=True))
+    return exp.Case().when(exp.EQ(this=back, expression=given), exp.cast(typed, "VARCHAR"))
 
 
 def check_entity_table(con, task: Task) -> None:
@@ -467,6 +486,9 @@ def check_learnable(con, task: Task) -> None:
 
 def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
     """The task ``name`` as stored in the registry."""
+    if not registry.has_table(con, "tasks"):   # opened read-only, never written to by Relatron
+        raise bad_argument("name", f"no task {name!r}: no task was ever defined in this "
+                           "database (it has no relatron registry)", None, TaskError)
     row = con.execute("SELECT name, entity, entity_key, entity_key_type, kind, horizon, "
                       "val_timestamp, test_timestamp, eval_windows, train_start, label_sql, "
                       "metric, num_classes, description, counts, exclude FROM relatron.tasks "

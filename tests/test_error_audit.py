@@ -333,7 +333,7 @@ def test_a_label_query_that_returns_no_rows_names_label_sql(db):
 ])
 def test_a_misspelt_argument_or_wrong_type_names_what_the_user_wrote(db, sql, argument, phrase):
     line = refused(db, sql, argument, phrase)
-    assert "relatron_task_check" not in line and '"system"' not in line
+    assert "_query" not in line and '"system"' not in line
 
 
 def test_time_columns_that_are_all_null_are_said_so(db):
@@ -504,3 +504,37 @@ def test_negative_intervals_read_back_as_the_same_interval(db):
         assert db.execute("SELECT CAST(? AS INTERVAL) = ?", [text, value]).fetchall() == \
             [(True,)], (value, text)
     assert interval_text(dt.timedelta(days=-1, hours=-2)) == "-1 day -02:00:00"
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT relatron_predict('user-active');",
+    "SELECT relatron_predict('user-active', anchor_time := TIMESTAMP '2020-06-01');",
+    "SELECT relatron_evaluate('user-active');",
+    "FROM relatron_explain('user-active');",
+])
+def test_a_task_redefined_since_its_training_says_to_train_it_again(db, sql):
+    """Its models are kept, inactive: not 'no trained model yet', which it has."""
+    db.execute(_task(name="'user-active'", replace="true"))
+    assert db.execute("SELECT COUNT(*) FROM relatron.models WHERE name = 'user-active' AND "
+                      "NOT active").fetchall() == [(1,)]
+    refused(db, sql, "name", "task 'user-active' was redefined after its last training "
+            "(version 1): its models were trained on the earlier definition; train it again "
+            "with relatron_train('user-active')")
+
+
+def test_a_table_outside_schema_main_is_said_to_be_there(db):
+    """Relatron reads schema main of the current database: a table of another schema, named
+    plainly or as schema.table, is said to be there, not just missing."""
+    db.execute("CREATE SCHEMA s; USE s; CREATE TABLE customers AS SELECT range AS id FROM "
+               "range(3)")
+    rule = ("in schema main; Relatron reads the tables of schema main of the current database, "
+            "and ")
+    refused(db, "SELECT relatron_declare('customers', primary_key := 'id');", "table_name",
+            f"no table 'customers' {rule}'customers' is in schema 's'")
+    refused(db, "SELECT relatron_declare('s.customers', primary_key := 'id');", "table_name",
+            f"no table 's.customers' {rule}'s.customers' names table 'customers' of schema 's'")
+    refused(db, _task(entity="'customers'"), "entity",
+            f"no table 'customers' {rule}'customers' is in schema 's'")
+    # Relatron's own registry is no user table to point at
+    refused(db, "SELECT relatron_declare('tasks', primary_key := 'name');", "table_name",
+            "no table 'tasks'; valid:")

@@ -126,7 +126,7 @@ def test_replacing_a_task_retires_its_models(con):
     assert con.execute(n_predictions).fetchall()[0][0] == 0
     for sql in ("SELECT relatron_predict('user-active')", "SELECT relatron_evaluate('user-active')",
                 "FROM relatron_explain('user-active')"):
-        with pytest.raises(duckdb.Error, match="'name'.*no trained model"):
+        with pytest.raises(duckdb.Error, match="'name'.*was redefined after its last training"):
             con.execute(sql).fetchall()
     # training again registers a model for the new definition
     out = json.loads(con.execute("SELECT relatron_train('user-active', family := 'baseline')"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
+import weakref
 from typing import Any, Callable
 
 import duckdb
@@ -77,9 +79,20 @@ def _udf(con: duckdb.DuckDBPyConnection, fn: SqlFunction) -> Callable[..., Any]:
     return call
 
 
+#: The suffix of the UDF names each registered connection calls. DuckDB keeps UDFs in a catalog
+#: that every connection to the same database in this process shares, and only the connection
+#: that created a UDF can remove it; so each connection registers its own, under its own names,
+#: and its (temporary, per-connection) macros call those.
+_SUFFIXES: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, str]" = weakref.WeakKeyDictionary()
+_NUMBERS = itertools.count(1)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
+    suffix = _SUFFIXES.get(con)
+    if suffix is None:
+        suffix = _SUFFIXES[con] = f"_udf_{next(_NUMBERS)}"
     for fn in FUNCTIONS:
-        udf_name = fn.name + "_udf"
+        udf_name = fn.name + suffix
         try:
             con.remove_function(udf_name)
         except (duckdb.InvalidInputException, duckdb.CatalogException):
@@ -158,8 +171,17 @@ def call_sql(name: str, shown_as: str | None = None) -> str:
             + f" ELSE {call} END")
 
 
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the (temporary, per-connection) macros; a cursor needs them again, not the UDFs."""
+def install_macros(con: duckdb.DuckDBPyConnection,
+                   functions_of: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Create the (temporary, per-connection) macros, calling the UDFs registered on
+    ``functions_of`` (``con`` itself by default): a cursor of a registered connection needs the
+    macros again, not the UDFs."""
+    suffix = _SUFFIXES.get(con if functions_of is None else functions_of)
+    if suffix is None:
+        raise ValueError("install_macros: the connection has no Relatron functions registered; "
+                         "call relatron_sql.register on it (or pass the one that has them)")
+    def own(body: str) -> str:
+        return body.replace("_udf(", suffix + "(")
     for fn in FUNCTIONS:
         if fn.hidden:
             continue
@@ -175,9 +197,9 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
         else:
             body = call
         con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", fn.name + "(" + signature + ")",
-                              "AS", body]))
+                              "AS", own(body)]))
     for signature, body in MACROS:
-        con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", signature, "AS", body]))
+        con.execute(" ".join(["CREATE OR REPLACE TEMP MACRO", signature, "AS", own(body)]))
 
 
 def as_json(value: Any) -> str:

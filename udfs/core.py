@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlglot
+
 from relatron_sql import datasets, schema as schema_mod, task as task_mod
 from relatron_sql.errors import TaskError, bad_argument
 
@@ -77,14 +79,21 @@ def task(con, name, entity, kind, horizon, val_timestamp, test_timestamp, eval_w
     return as_json(counts)
 
 
-@sql_function("relatron_task_check", [("name", "VARCHAR", None)], "VARCHAR", hidden=True)
-def task_check(con, name):
-    """Returns ``name`` when the task exists; raises a clear error otherwise."""
-    return task_mod.load_task(con, required(name, "name")).name
+def reading_query(con, name, template: str) -> str:
+    """``template`` (a query over the registry) for task ``name``, once the task is known to
+    exist. The table macros run it through ``query()``, which binds it when the macro is
+    called: a macro that named a registry table itself could not be created on a database
+    without a registry (one opened read-only), nor called in one attached since."""
+    task = task_mod.load_task(con, required(name, "name"))
+    return template.format(name=sqlglot.exp.Literal.string(task.name).sql("duckdb"))
+
+
+@sql_function("relatron_task_rows_query", [("name", "VARCHAR", None)], "VARCHAR", hidden=True)
+def task_rows_query(con, name):
+    return reading_query(con, name, "SELECT split, anchor_time, entity_id, label FROM "
+                         "relatron.task_rows WHERE task = {name} "
+                         "ORDER BY split, anchor_time, entity_id")
 
 
 macro("relatron_task_rows(name)",
-      "TABLE WITH checked AS (SELECT "
-      + call_sql("relatron_task_check", "relatron_task_rows") + " AS task) "
-      "SELECT r.split, r.anchor_time, r.entity_id, r.label FROM relatron.task_rows AS r "
-      "JOIN checked USING (task) ORDER BY r.split, r.anchor_time, r.entity_id")
+      "TABLE FROM query(" + call_sql("relatron_task_rows_query", "relatron_task_rows") + ")")

@@ -52,7 +52,8 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn) -> None:
         """The registry tables and every function, on dbt's parent connection."""
         register(conn)
+        self._connection = conn
 
     def configure_cursor(self, cursor) -> None:
         """Cursors share the parent's UDFs but not its temporary macros."""
-        install_macros(cursor)
+        install_macros(cursor, functions_of=self._connection)

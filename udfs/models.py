@@ -9,7 +9,7 @@ from relatron_sql import models, progress
 from relatron_sql.errors import TrainError
 
 from .base import as_json, call_sql, macro, sql_function
-from .core import required
+from .core import reading_query, required
 
 
 #: work waiting for the second step of its statement (a trained model to register, predictions
@@ -76,12 +76,16 @@ def predict_commit(con, token):
     return _take(token, "predictions made", "written", "predict")(con)
 
 
+@sql_function("relatron_predictions_query", [("name", "VARCHAR", None)], "VARCHAR",
+              hidden=True)
+def predictions_query(con, name):
+    return reading_query(con, name, "SELECT entity_id, anchor_time, prediction, model_version, "
+                         "split, written_at FROM relatron.predictions WHERE name = {name} "
+                         "ORDER BY split, anchor_time, entity_id")
+
+
 macro("relatron_predictions(name)",
-      "TABLE WITH checked AS (SELECT "
-      + call_sql("relatron_task_check", "relatron_predictions") + " AS name) "
-      "SELECT p.entity_id, p.anchor_time, p.prediction, p.model_version, p.split, p.written_at "
-      "FROM relatron.predictions AS p JOIN checked USING (name) "
-      "ORDER BY p.split, p.anchor_time, p.entity_id")
+      "TABLE FROM query(" + call_sql("relatron_predictions_query", "relatron_predictions") + ")")
 
 
 @sql_function("relatron_evaluate", [("name", "VARCHAR", None), ("split", "VARCHAR", "'test'")],
