@@ -445,16 +445,21 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
             anchor_time: dt.datetime | None = None, defer: bool = False):
     """Score a split (or every entity at ``anchor_time``) into ``relatron.predictions``.
 
-    ``split`` is checked even when ``anchor_time`` is given; it may then be ``None``. Returns
-    the number of rows written; with ``defer``, nothing is written and what is returned is
-    ``commit(con)``, which writes them (one transaction) and returns that number. The SQL
-    function calls it from a second step of its statement, so that a statement over several
-    tasks writes nothing when one of them fails.
+    With ``anchor_time``, ``split`` is None or its default 'test' (a split's own rows are not
+    scored then, so naming another is refused). Returns the number of rows written; with
+    ``defer``, nothing is written and what is returned is ``commit(con)``, which writes them
+    (one transaction) and returns that number. The SQL function calls it from a second step of
+    its statement, so that a statement over several tasks writes nothing when one of them
+    fails.
     """
     if split is None and anchor_time is None:
         raise bad_argument("split", "is NULL; give a split or an anchor_time", SPLITS, TrainError)
     if split is not None and split not in SPLITS:
         raise bad_argument("split", f"unknown split {split!r}", SPLITS, TrainError)
+    if split not in (None, "test") and anchor_time is not None:  # 'test' is the default
+        raise bad_argument("split", f"{split!r} and an anchor_time: give one (predictions at an "
+                           "anchor_time score every entity, stored as split 'fresh')", None,
+                           TrainError)
     if anchor_time is not None and anchor_time == dt.datetime.max:  # 'infinity' reads as this
         raise bad_argument("anchor_time", "must be before 9999-12-31 23:59:59.999999 (as "
                            "'infinity' reads); got that or infinity", None, TrainError)

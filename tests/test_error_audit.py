@@ -235,6 +235,8 @@ CASES = [
      "unknown split 'fresh'"),
     ("SELECT relatron_predict('user-active', split := NULL, anchor_time := NULL);", "split",
      "give a split or an anchor_time"),
+    ("SELECT relatron_predict('user-active', split := 'val', anchor_time := TIMESTAMP "
+     "'2020-06-01');", "split", "'val' and an anchor_time: give one"),
     ("SELECT relatron_predict('user-active', anchor_time := 'soon');", "anchor_time",
      "'soon' cannot be read as TIMESTAMP"),
     ("SELECT relatron_predict('user-active', anchor_time := 42);", "anchor_time",

@@ -48,7 +48,8 @@ def test_the_public_sql_functions_are_the_documented_ones():
     con = relatron_sql.connect(":memory:")
     public = {r[0] for r in con.execute(
         "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_name LIKE "
-        "'relatron\\_%' ESCAPE '\\' AND NOT regexp_matches(function_name, '_udf_[0-9]+$')").fetchall()}
+        "'relatron\\_%' ESCAPE '\\' AND NOT regexp_matches(function_name, '_udf_[0-9]+$')"
+    ).fetchall()}
     readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
     documented = set(re.findall(r"\| `(?:FROM )?(relatron_\w+)\(", readme))
     assert public == documented == {
