@@ -2,7 +2,8 @@
 
 For an anchor t it averages the entity's labels of earlier anchors whose windows had closed by
 t (anchor + horizon <= t), so it never sees a label from the future; entities without history
-get the training mean.
+get the training mean. For a multiclass task it predicts the class those labels held most often
+(the training split's most common class without history).
 """
 from __future__ import annotations
 
@@ -23,19 +24,41 @@ class HistoryMean:
 
     def predict(self, con, task: Task, rows: Rows) -> np.ndarray:
         con.execute("CREATE OR REPLACE TEMP TABLE relatron_score_rows AS SELECT * FROM "
-                    "(SELECT unnest(?) AS anchor_time, unnest(?) AS entity_id) ",
-                    [list(rows.anchor_time), list(rows.entity_id)])
+                    "(SELECT unnest(?) AS i, unnest(?) AS anchor_time, unnest(?) AS entity_id) ",
+                    [list(range(len(rows.entity_id))), list(rows.anchor_time),
+                     list(rows.entity_id)])
+        try:
+            if task.kind == "multiclass":
+                return self._modes(con, task)
+            out = con.execute(
+                "SELECT AVG(h.label) FROM relatron_score_rows AS r LEFT JOIN relatron.task_rows "
+                "AS h ON h.task = ? AND h.entity_id = r.entity_id AND h.anchor_time + ? <= "
+                "r.anchor_time GROUP BY r.i ORDER BY r.i", [task.name, task.horizon]).fetchnumpy()
+            values = floats(next(iter(out.values())))
+            return np.where(np.isnan(values), self.global_mean, values)
+        finally:
+            con.execute("DROP TABLE relatron_score_rows")
+
+    @staticmethod
+    def _modes(con, task: Task) -> np.ndarray:
+        """Per row of relatron_score_rows, the class the entity's closed windows held most often
+        (the smaller class on a tie); without history, the training split's most common class."""
+        common = con.execute("SELECT label FROM relatron.task_rows WHERE task = ? AND split = "
+                             "'train' GROUP BY label ORDER BY COUNT(*) DESC, label LIMIT 1",
+                             [task.name]).fetchall()
+        fallback = float(common[0][0]) if common else 0.0
         out = con.execute(
-            "SELECT AVG(h.label) FROM (SELECT row_number() OVER () AS i, * FROM "
-            "relatron_score_rows) AS r LEFT JOIN relatron.task_rows AS h ON h.task = ? AND "
-            "h.entity_id = r.entity_id AND h.anchor_time + ? <= r.anchor_time "
-            "GROUP BY r.i ORDER BY r.i", [task.name, task.horizon]).fetchnumpy()
-        con.execute("DROP TABLE relatron_score_rows")
+            "WITH counted AS (SELECT r.i, h.label, COUNT(*) AS n FROM relatron_score_rows AS r "
+            "JOIN relatron.task_rows AS h "
+            "ON h.task = ? AND h.entity_id = r.entity_id AND h.anchor_time + ? <= r.anchor_time "
+            "GROUP BY r.i, h.label), "
+            "best AS (SELECT i, label FROM counted QUALIFY row_number() OVER (PARTITION BY i "
+            "ORDER BY n DESC, label) = 1) "
+            "SELECT best.label FROM relatron_score_rows AS r LEFT JOIN best USING (i) "
+            "ORDER BY r.i",
+            [task.name, task.horizon]).fetchnumpy()
         values = floats(next(iter(out.values())))
-        values = np.where(np.isnan(values), self.global_mean, values)
-        if task.kind == "multiclass":
-            values = np.round(values)
-        return values
+        return np.where(np.isnan(values), fallback, values)
 
 
 class Baseline:

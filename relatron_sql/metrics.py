@@ -24,13 +24,19 @@ def auroc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Precision at each distinct score, weighted by the recall it adds (sklearn's definition):
+    rows that tie on a score enter together, so the value does not depend on their order."""
     y = np.asarray(y, dtype=float)
     if y.sum() == 0:
         return float("nan")
-    order = np.argsort(-np.asarray(score, dtype=float), kind="mergesort")
-    hits = y[order]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float((precision * hits).sum() / hits.sum())
+    score = np.asarray(score, dtype=float)
+    order = np.argsort(-score, kind="mergesort")
+    hits = np.cumsum(y[order])
+    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(score) - 1]  # last row of each score
+    true_pos = hits[ends]
+    precision = true_pos / (ends + 1)
+    gained = np.diff(np.r_[0.0, true_pos])
+    return float((precision * gained).sum() / hits[-1])
 
 
 def regression(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

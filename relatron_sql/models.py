@@ -521,10 +521,13 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     rows = con.execute("SELECT feature, importance, description, sql FROM relatron.features "
                        "WHERE name = ? AND version = ? ORDER BY importance DESC NULLS LAST, "
                        "feature", [name, version]).fetchall()
-    total = sum(r[1] or 0.0 for r in rows) or 1.0
+    # RDL's importances are drops in validation score when a source is permuted, and one that
+    # the model does better without is negative: shares are of the positive total, so they lie
+    # in [0, 1] and sum to 1, and a negative importance has none
+    total = sum(max(r[1] or 0.0, 0.0) for r in rows) or 1.0
     out = []
     for i, (feature, importance, description, sql) in enumerate(rows):
-        share = (importance or 0.0) / total
+        share = max(importance or 0.0, 0.0) / total
         warning = ("holds most of the importance: check it for leakage" if i == 0 and share > 0.5
                    else None)
         out.append({"feature": feature, "importance": importance, "share": share,
