@@ -16,8 +16,8 @@ found in the previous hop draws up to ``fanouts[hop]`` neighbours per incoming e
 those whose time is at most the seed's time, either uniformly without replacement
 (``strategy == 0``) or the most recent ones (``strategy == 1``). Nodes are deduplicated within a
 seed's subgraph. Random draws come from a counter-based generator keyed by ``(base_seed, seed
-index)``, so the result does not depend on the number of threads or on how seeds are split
-across calls. Seeds are spread over threads (``prange`` over contiguous chunks of seeds); within
+node within its type, seed time)``, so a seed's sample does not depend on the number of threads, on how seeds
+are split across calls, or on which other seeds are sampled with it. Seeds are spread over threads (``prange`` over contiguous chunks of seeds); within
 a thread, a group of seeds advances hop by hop in lock step, so that the memory reads of
 different seeds overlap instead of waiting on each other.
 """
@@ -50,6 +50,16 @@ def _below(state, n):
 
 
 @njit(inline="always")
+def _seed_state(base_seed, ntype, local, time):
+    """The first state of the random draws of the seed that is node ``local`` of type ``ntype``
+    at ``time``, under ``base_seed``. Keyed by the node's id within its type, not its global id,
+    which moves when rows of a type before it are added."""
+    keyed = _mix(np.uint64(local) * _GOLDEN + _mix(np.uint64(time) * _GOLDEN
+                                                   + np.uint64(ntype + 1)))
+    return _mix(np.uint64(base_seed) * _GOLDEN + keyed)
+
+
+@njit(inline="always")
 def _home(key, s, mask):
     """First entry to probe for node ``key`` of seed ``s`` in the node-set table."""
     return np.int64((np.uint64(key) * _GOLDEN + np.uint64(s) * _M1) >> np.uint64(32)) & mask
@@ -64,7 +74,7 @@ MAX_GROUP = 32
 @njit(nogil=True, cache=True)
 def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
                   type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
-                  strategy, base_seed, seed_offset, node_bound, edge_bound, group, node, ntype,
+                  strategy, base_seed, node_bound, edge_bound, group, node, ntype,
                   hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
     """Sample chunk ``c`` of ``n_chunks`` contiguous ranges of seeds; see :func:`sample`.
 
@@ -136,7 +146,8 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
             s = g0 + i
             gs[i] = s
             nb = i * node_bound
-            state[i] = _mix(np.uint64(base_seed) * _GOLDEN + np.uint64(seed_offset + s + 1))
+            state[i] = _seed_state(base_seed, seed_type[s], seeds[s] - type_offset[seed_type[s]],
+                                   seed_time[s])
             s_node[nb] = seeds[s]
             s_type[nb] = seed_type[s]
             s_hop[nb] = 0
@@ -309,18 +320,17 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
 @njit(parallel=True, nogil=True, cache=True)
 def _sample_parallel(n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
                      type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
-                     strategy, base_seed, seed_offset, node_bound, edge_bound, group, node,
+                     strategy, base_seed, node_bound, edge_bound, group, node,
                      ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
     for c in prange(n_chunks):
         _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
                       type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
-                      strategy, base_seed, seed_offset, node_bound, edge_bound, group, node,
+                      strategy, base_seed, node_bound, edge_bound, group, node,
                       ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start)
 
 
 def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
-           type_offset, seeds, seed_type, seed_time, fanouts, strategy, base_seed, seed_offset,
-           node_bound, edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
+           type_offset, seeds, seed_type, seed_time, fanouts, strategy, base_seed, node_bound, edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
     """Sample every seed's temporal neighbourhood (``n_chunks`` parallel ranges of seeds).
 
     ``et_dense`` (from :func:`one_edge_rows`) marks the edge types whose rows hold exactly one
@@ -332,7 +342,8 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     entries: node global id, node type, hop; edge type, source and destination as positions
     inside the seed's own node list. Returns, per seed, the node and
     edge counts and where its nodes and edges start in the slot arrays. Seed ``s`` draws its
-    random numbers from ``(base_seed, seed_offset + s)``.
+    random numbers from ``base_seed``, seed ``s``'s node (its id within its type) and time: a seed's sample does not
+    depend on the other seeds of the call, nor on its position among them.
     """
     n_seeds = seeds.shape[0]
     n_nodes = np.zeros(n_seeds, dtype=np.int64)
@@ -342,7 +353,7 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     n_chunks = max(1, min(n_seeds, int(n_chunks)))
     args = (indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
             type_offset, seeds, seed_type, seed_time, fanouts, np.int64(strategy),
-            np.uint64(base_seed), np.int64(seed_offset), np.int64(node_bound),
+            np.uint64(base_seed), np.int64(node_bound),
             np.int64(edge_bound),
             np.int64(max(1, min(MAX_GROUP, GROUP_SLOTS // max(int(node_bound), 1)))), node,
             ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start)

@@ -107,8 +107,11 @@ def _counts_within(hops: np.ndarray, n_hops: int) -> list[int]:
 class Batches:
     """Iterates ``HeteroData`` batches over seeds, sampled and built on a background thread.
 
-    ``seed`` keys the sampler's random draws; batch ``b`` uses ``seed * 100003 + b`` so runs are
-    reproducible. ``shuffle`` permutes the seeds with the same key.
+    ``seed`` keys the sampler's random draws, so runs are reproducible. With ``shuffle``
+    (training) the seeds are permuted with the same key and batch ``b`` draws with
+    ``seed * 100003 + b``, so an epoch's batches differ; without it (scoring) every batch draws
+    with ``seed * 100003``, and since the sampler keys each seed's draws by its node and time,
+    a row's prediction does not depend on the other rows scored with it.
     """
 
     def __init__(self, sampler: NeighborSampler, features: dict[str, TableFeatures],
@@ -124,7 +127,7 @@ class Batches:
 
     def _make(self, b: int, rows: np.ndarray) -> HeteroData:
         out = self.sampler.sample(self.seed_type, self.nodes[rows], self.times[rows],
-                                  seed=self.seed * 100003 + b)
+                                  seed=self.seed * 100003 + (b if self.shuffle else 0))
         return to_hetero(self.sampler.graph, self.features, out,
                          None if self.y is None else self.y[rows],
                          None if self.hist is None else self.hist[rows])

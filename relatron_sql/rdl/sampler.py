@@ -106,7 +106,7 @@ class NeighborSampler:
                 counts = sample(g.indptr, g.indices, g.nbr_time, g.row_off, g.et_dense,
                                 g.et_src_type, g.type_et_ptr, g.type_et, g.type_offset, seeds[a:b],
                                 seed_type[a:b], times[a:b], self.fanouts,
-                                STRATEGIES[self.strategy], np.uint64(seed % 2**63), a,
+                                STRATEGIES[self.strategy], np.uint64(seed % 2**63),
                                 node_bound, edge_bound, self.threads, *work)
                 parts.append(compact(*work, *counts, self.threads))
         if len(parts) == 1:

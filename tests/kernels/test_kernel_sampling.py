@@ -63,7 +63,7 @@ def run(g, seeds, seed_type, times, fanouts, strategy, base_seed=0, threads=None
                     g["et_src_type"], g["type_et_ptr"], g["type_et"], g["type_offset"],
                     np.asarray(seeds, dtype=np.int64), np.asarray(seed_type, dtype=np.int64),
                     np.asarray(times, dtype=np.int64), fanouts, STRATEGIES[strategy],
-                    np.uint64(base_seed), 0, bound, bound, threads or numba.get_num_threads(),
+                    np.uint64(base_seed), bound, bound, threads or numba.get_num_threads(),
                     *work)
     return compact(*work, *counts)
 
@@ -152,8 +152,8 @@ def test_uniform_draws_are_roughly_uniform():
              row_off=np.array([0], dtype=np.int64), et_src_type=np.array([1], dtype=np.int64),
              type_et_ptr=np.array([0, 1, 1], dtype=np.int64), type_et=np.array([0]),
              type_offset=np.array([0, 1, 11], dtype=np.int64))
-    n = 3000
-    out = run(g, np.zeros(n), np.zeros(n), np.zeros(n), [3], "uniform", base_seed=3)
+    n = 3000   # one node at n times: each (node, time) keys draws of its own
+    out = run(g, np.zeros(n), np.zeros(n), np.arange(n), [3], "uniform", base_seed=3)
     counts = np.bincount(out[0][out[2] == 1] - 1, minlength=10)
     assert counts.sum() == 3 * n
     assert np.all(np.abs(counts / (3 * n) - 0.1) < 0.02)
@@ -202,7 +202,7 @@ def test_compact_in_chunks_packs_the_same(n_chunks):
                     np.full(2, -1, dtype=np.int64), g["et_src_type"], g["type_et_ptr"],
                     g["type_et"], g["type_offset"], seeds, np.zeros(50, dtype=np.int64),
                     rng.integers(0, 110, 50), np.array([4, 3]), STRATEGIES["uniform"],
-                    np.uint64(1), 0, bound, bound, 2, *work)
+                    np.uint64(1), bound, bound, 2, *work)
     one = compact(*work, *counts)
     for x, y in zip(one, compact(*work, *counts, n_chunks)):
         assert x.dtype == y.dtype and np.array_equal(x, y)

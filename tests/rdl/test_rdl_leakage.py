@@ -100,6 +100,38 @@ def test_splitting_seeds_into_kernel_calls_changes_nothing(gen_con, monkeypatch)
         assert np.array_equal(getattr(whole, name), getattr(parts, name)), name
 
 
+def _subgraphs(out) -> list[tuple]:
+    """Per seed: its nodes in order, and its edges (type, source, destination) as positions in
+    its own node list."""
+    edge_seed = out.seed[out.src]
+    result = []
+    for s in range(out.num_seeds):
+        lo, hi = out.node_ptr[s], out.node_ptr[s + 1]
+        mine = edge_seed == s
+        edges = sorted(zip(out.edge_type[mine].tolist(), (out.src[mine] - lo).tolist(),
+                           (out.dst[mine] - lo).tolist()))
+        result.append((out.node[lo:hi].tolist(), edges))
+    return result
+
+
+def test_a_seeds_uniform_sample_does_not_depend_on_the_other_seeds(gen_con):
+    """Scoring one row alone, or among others in any order, samples the same neighbours: its
+    prediction does not depend on what else is scored."""
+    g = graph_for(gen_con, "users")
+    rng = np.random.default_rng(5)
+    nodes, times = random_seeds(g, "users", rng, 60, epoch_us(dt.datetime(2020, 3, 1)),
+                                epoch_us(dt.datetime(2021, 1, 1)))
+    sampler = NeighborSampler(g, [6, 3], "uniform")
+    whole = _subgraphs(sampler.sample("users", nodes, times, 11))
+    pick = rng.permutation(60)[:25]
+    some = _subgraphs(sampler.sample("users", nodes[pick], times[pick], 11))
+    assert some == [whole[i] for i in pick]
+    alone = _subgraphs(sampler.sample("users", nodes[pick[:1]], times[pick[:1]], 11))
+    assert alone == [whole[pick[0]]]
+    # and another key draws other neighbours
+    assert _subgraphs(sampler.sample("users", nodes, times, 12)) != whole
+
+
 def test_planted_future_rows_change_no_sample_on_rel_f1(f1_con):
     g = graph_for(f1_con, "drivers")
     rng = np.random.default_rng(11)
