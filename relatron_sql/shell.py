@@ -170,9 +170,30 @@ def statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]
 
 
 # -- formatting ---------------------------------------------------------------------------
+def _units(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if abs(n) == 1 else "s")
+
+
+def interval_cell(months: int, days: int, nanoseconds: int) -> str:
+    """An INTERVAL (as Arrow gives it) written as DuckDB writes one: '1 year 2 months 3 days
+    04:05:06.5'."""
+    years, months = int(months / 12), months - 12 * int(months / 12)
+    parts = [_units(n, u) for n, u in ((years, "year"), (months, "month"), (days, "day")) if n]
+    if nanoseconds or not parts:
+        micros = abs(nanoseconds) // 1000
+        seconds, micros = divmod(micros, 1_000_000)
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        clock = f"{'-' if nanoseconds < 0 else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
+        parts.append(clock + (f".{micros:06d}".rstrip("0") if micros else ""))
+    return " ".join(parts)
+
+
 def _cell(value) -> str:
     if value is None:
         return "NULL"
+    if hasattr(value, "months") and hasattr(value, "nanoseconds"):   # Arrow's MonthDayNano
+        return interval_cell(value.months, value.days, value.nanoseconds)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
@@ -213,7 +234,9 @@ def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequ
             rows = list(rows[:half]) + [None] + list(rows[total - half:])
         cells = [None if row is None else [_cell(v) for v in row] for row in rows]
         return _box(names, types, cells, total, max_width)
-    cells = [[_cell(v) for v in row] for row in rows]
+    # list and line modes show every digit of a double, as csv does; box rounds to fit
+    cells = [[repr(v) if isinstance(v, float) and math.isfinite(v) else _cell(v) for v in row]
+             for row in rows]
     if mode == "list":
         return "\n".join("|".join(row) for row in [list(names)] + cells)
     if mode == "line":

@@ -236,3 +236,22 @@ def test_ctrl_c_stops_training_and_leaves_the_registry(database, tmp_path):
               line.strip("│ ").isdigit()]
     assert [int(c.strip("│ ")) for c in counts] == before
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("interval", [
+    "INTERVAL 7 DAY", "INTERVAL '1 year 2 months 3 days 04:05:06.5'", "INTERVAL 0 DAY",
+    "-INTERVAL 90 MINUTE", "INTERVAL '1 month -2 days'", "INTERVAL '-14 months'",
+    "INTERVAL '1 day -1 second'", "INTERVAL '100 hours 0.000001 seconds'"])
+def test_an_interval_is_shown_as_duckdb_writes_it(interval):
+    con = relatron_sql.connect(":memory:")
+    out, err = io.StringIO(), io.StringIO()
+    Shell(con, out=out, err=err, progress=False, mode="line").feed(
+        [f"SELECT {interval} AS x;"])
+    expected = con.execute(f"SELECT CAST({interval} AS VARCHAR)").fetchall()[0][0]
+    assert out.getvalue().strip() == f"x = {expected}" and not err.getvalue()
+    con.close()
+
+
+def test_line_and_list_modes_show_every_digit_of_a_double():
+    for mode, expected in (("line", "x = 51.335525933073974"), ("list", "x\n51.335525933073974")):
+        assert format_table(["x"], ["DOUBLE"], [(51.335525933073974,)], mode=mode) == expected
