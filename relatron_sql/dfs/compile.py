@@ -495,8 +495,8 @@ def check_dialect(dialect: str) -> str:
 def to_sql(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) -> str:
     """The tree as SQL text of ``dialect``."""
     check_dialect(dialect)
-    if dialect == "bigquery":
-        tree = tree.transform(_bigquery_epoch)
+    if dialect in ("bigquery", "snowflake"):
+        tree = tree.transform(_epoch_micros(dialect))
     if dialect == "trino":
         tree = tree.transform(_trino_seconds)
     return tree.sql(dialect=dialect, pretty=pretty)
@@ -519,8 +519,19 @@ def _trino_seconds(node: exp.Expression) -> exp.Expression:
                         unit=exp.Var(this="SECOND"))
 
 
-def _bigquery_epoch(node: exp.Expression) -> exp.Expression:
-    if isinstance(node, exp.TimeToUnix):
-        return exp.Anonymous(this="UNIX_SECONDS", expressions=[
-            exp.cast(node.this, "TIMESTAMP")])
-    return node
+def _epoch_micros(dialect: str):
+    """DuckDB's EPOCH keeps microseconds. Written for BigQuery and Snowflake as their seconds
+    since the epoch, it would drop them (and BigQuery's UNIX_SECONDS takes a TIMESTAMP, not the
+    DATETIME a naive timestamp becomes there): count microseconds instead. A naive time is read
+    as UTC on both, as DuckDB reads it."""
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.TimeToUnix):
+            return node
+        if dialect == "bigquery":
+            micros = exp.Anonymous(this="UNIX_MICROS", expressions=[
+                exp.cast(node.this, exp.DataType.build("TIMESTAMPTZ"))])
+        else:
+            micros = exp.Anonymous(this="DATE_PART", expressions=[
+                exp.var("EPOCH_MICROSECOND"), node.this])
+        return exp.Div(this=micros, expression=exp.Literal.number(1_000_000))
+    return rewrite

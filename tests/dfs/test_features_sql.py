@@ -82,3 +82,20 @@ def test_trino_refuses_a_horizon_finer_than_milliseconds(con):
                                             "milliseconds.*2592000000001 microseconds"):
         to_sql(tree, "trino")
     assert "MICROSECOND" in to_sql(tree, "postgres").upper()
+
+
+@pytest.mark.parametrize("dialect, counts", [("bigquery", "UNIX_MICROS(CAST("),
+                                             ("snowflake", "DATE_PART(EPOCH_MICROSECOND, ")])
+def test_days_between_keep_microseconds_in_bigquery_and_snowflake(gen_con, dialect, counts):
+    """Their seconds since the epoch are whole seconds (and BigQuery's UNIX_SECONDS refuses the
+    DATETIME a naive timestamp becomes there): days_since features count microseconds."""
+    sql = gen_con.execute("SELECT relatron_features_sql('user-active', dialect := ?)",
+                          [dialect]).fetchall()[0][0]
+    assert counts in sql
+    for whole_seconds in ("UNIX_SECONDS", "TIME_TO_UNIX", "EPOCH_SECOND"):
+        assert whole_seconds not in sql.upper()
+    if dialect == "bigquery":
+        tree = sqlglot.parse_one(sql, read="bigquery")
+        for call in tree.find_all(sqlglot.exp.Anonymous):
+            if call.name.upper() == "UNIX_MICROS":
+                assert call.expressions[0].to.sql("bigquery") == "TIMESTAMP"
