@@ -88,19 +88,15 @@ class TableEncoder:
         stamps = [c.name for c in feats if c.semantic == "timestamp"]
         means, stds = [], []
         if numeric:
-            aggs = []
-            for c in numeric:
-                # over finite values only: one inf makes the mean inf and the std NaN
-                v = exp.cast(column(c), "DOUBLE")
-                aggs += [exp.Filter(this=exp.func(f, v.copy()),
-                                    expression=exp.Where(this=exp.func("isfinite", v.copy())))
-                         for f in ("avg", "stddev_pop")]
-            q = exp.select(*aggs).from_(table_ref(t.name))
-            if known is not None:
-                q = q.where(known.copy())
-            row = con.execute(q.sql("duckdb")).fetchall()[0]
-            means = [_finite(row[2 * i], 0.0) for i in range(len(numeric))]
-            stds = [_finite(row[2 * i + 1], 0.0) or 1.0 for i in range(len(numeric))]
+            means, stds = _moments(con, t.name, numeric, known, scaled=False)
+            # values near the largest double overflow the sums: again, each column over its
+            # largest magnitude, where those sums are finite
+            if not all(np.isfinite(means + stds)):
+                again = _moments(con, t.name, numeric, known, scaled=True)
+                means = [m if np.isfinite(m) else a for m, a in zip(means, again[0])]
+                stds = [d if np.isfinite(d) else a for d, a in zip(stds, again[1])]
+            means = [_finite(m, 0.0) for m in means]
+            stds = [_finite(d, 0.0) or 1.0 for d in stds]
         vocab = []
         for c in categorical:
             q = (exp.select(exp.cast(column(c), "VARCHAR").as_("v")).distinct()
@@ -134,7 +130,10 @@ class TableEncoder:
             v = floats(cols[f"n{i}"])
             missing = ~np.isfinite(v)
             with np.errstate(invalid="ignore", over="ignore"):
-                num[:, 2 * i] = np.where(missing, 0.0, (v - self.means[i]) / self.stds[i])
+                z = np.where(missing, 0.0, (v - self.means[i]) / self.stds[i])
+            # no value of the rows the scale was fitted on lies further than sqrt(rows) standard
+            # deviations out: only a later value, or one near the largest double, is clipped
+            num[:, 2 * i] = np.clip(np.nan_to_num(z, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
             num[:, 2 * i + 1] = missing
         stamp = np.zeros((n, len(self.stamps)), dtype=np.float64)
         base = 2 * len(self.numeric)
@@ -161,6 +160,39 @@ class TableEncoder:
             vals = np.asarray(np.ma.filled(raw, 0), dtype=np.int64) + 1
             cat[:, i] = offsets[i] + np.where(mask, 0, vals)
         return TableFeatures(num, cat, stamp)
+
+
+#: the most standard deviations a numeric value is encoded as (finite in float32)
+CLIP = 1e4
+
+
+def _moments(con, table: str, numeric: list[str], known, scaled: bool
+             ) -> tuple[list[float], list[float]]:
+    """Mean and population standard deviation of each column over its finite values (NaN when
+    a sum overflows). ``scaled``: computed on the values divided by their largest magnitude,
+    then scaled back, so that values near the largest double do not overflow the sums."""
+    def over_rows(aggs):
+        q = exp.select(*aggs).from_(table_ref(table))
+        if known is not None:
+            q = q.where(known.copy())
+        return con.execute(q.sql("duckdb")).fetchall()[0]
+
+    def finite(agg, v):   # over finite values only: one inf makes the mean inf and the std NaN
+        return exp.Filter(this=agg, expression=exp.Where(this=exp.func("isfinite", v.copy())))
+
+    values = [exp.cast(column(c), "DOUBLE") for c in numeric]
+    tops = [1.0] * len(numeric)
+    if scaled:
+        found = over_rows([finite(exp.func("max", exp.func("abs", v.copy())), v) for v in values])
+        tops = [float(x) if x else 1.0 for x in found]
+    aggs = [finite(exp.func(f, exp.Div(this=v.copy(), expression=exp.Literal.number(top))), v)
+            for v, top in zip(values, tops) for f in ("avg", "stddev_pop")]
+    row = over_rows(aggs)
+    means = [float("nan") if row[2 * i] is None else float(row[2 * i]) * tops[i]
+             for i in range(len(numeric))]
+    stds = [float("nan") if row[2 * i + 1] is None else float(row[2 * i + 1]) * tops[i]
+            for i in range(len(numeric))]
+    return means, stds
 
 
 def _finite(value, default: float) -> float:

@@ -131,6 +131,32 @@ def test_non_finite_values_are_encoded_as_missing():
     con.close()
 
 
+def test_values_near_the_largest_double_are_encoded_finite_and_keep_their_sign():
+    """Sums of squares of such values overflow: the scale is found on the values divided by
+    their largest magnitude; a later value far outside the fitted rows is clipped."""
+    con = relatron_sql.connect(":memory:")
+    con.execute("CREATE TABLE a AS SELECT range AS id, CASE WHEN range % 2 = 0 THEN 1e300 "
+                "ELSE -1e300 END AS huge, CASE WHEN range = 3 THEN 1.7e308 ELSE range END AS "
+                "sentinel, CAST(range * 1.5 AS DOUBLE) AS plain FROM range(40)")
+    declare(con, "a", primary_key="id")
+    t = read_schema(con, count_dangling=False).tables["a"]
+    enc = TableEncoder.fit(con, t)
+    assert enc.means[0] == pytest.approx(0.0, abs=1e290) and enc.stds[0] == pytest.approx(1e300)
+    assert np.isfinite(enc.stds[1]) and enc.stds[1] > 1e306
+    # a column that does not overflow is fitted as before, to the last digit
+    plain = np.arange(40) * 1.5
+    assert enc.stds[2] == con.execute("SELECT stddev_pop(plain) FROM a").fetchall()[0][0]
+    assert enc.means[2] == pytest.approx(plain.mean(), rel=1e-15)
+    num = enc.encode(con, t).num
+    assert np.all(np.isfinite(num))
+    assert num[:, 0].tolist() == [1.0 if i % 2 == 0 else -1.0 for i in range(40)]
+    assert num[:, 1].tolist() == num[:, 3].tolist() == [0.0] * 40   # nothing missing
+    con.execute("UPDATE a SET plain = 1e308 WHERE id = 5")   # after the fit: far out
+    num = enc.encode(con, t).num
+    assert np.all(np.isfinite(num)) and num[5, 4] == 1e4
+    con.close()
+
+
 def test_non_finite_amounts_train_to_a_finite_loss():
     con = relatron_sql.connect(":memory:")
     make_database(con, n_users=80, seed=2)
