@@ -374,11 +374,60 @@ def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
             target = tables.get(parent)
             if target is None or target.primary_key is None:
                 continue
-            n = _dangling_count(con, t.name, col, parent, target.primary_key)
+            try:
+                n = _dangling_count(con, t.name, col, parent, target.primary_key)
+            except duckdb.Error as err:   # its values stopped comparing since it was declared
+                out[(t.name, col)] = None
+                log.warning("%s.%s: cannot be compared with %s.%s: %s", t.name, col, parent,
+                            target.primary_key, str(err).splitlines()[0])
+                continue
             if n:
                 out[(t.name, col)] = int(n)
                 log.warning("%s.%s: %d rows reference no row of %s", t.name, col, n, parent)
     return out
+
+
+def keys_that_no_longer_hold(con: duckdb.DuckDBPyConnection) -> str | None:
+    """What no longer holds of the declared keys and time columns, since data changed after
+    they were declared (a table reloaded with its time as text, duplicated key values, a key
+    column retyped), in words; ``None`` when all hold. ``relatron_declare`` refuses each of
+    these; left unchecked they fail deep inside a family, or join a child's rows twice."""
+    names = user_tables(con)
+    columns_by_table = _columns_by_table(con)
+    declared = current_declarations(con, names, columns_by_table)
+    constraint_pks, _ = _constraints(con)
+    types = {name: dict(cols) for name, cols in columns_by_table.items()}
+    for name, decl in declared.items():
+        time_col = decl.get("time_column")
+        if time_col and not types[name][time_col].upper().startswith(("TIMESTAMP", "DATE")):
+            return (f"{name}.{time_col}, the declared time column of {name}, has type "
+                    f"{types[name][time_col]} now; a time column must be DATE or TIMESTAMP: "
+                    "cast it back, or " + redeclare_time_hint(name))
+        pk = decl.get("primary_key")   # a PRIMARY KEY constraint DuckDB enforces itself
+        if pk:
+            t = table_ref(name)
+            rows, values, distinct = con.execute(render(
+                "SELECT COUNT(*), COUNT(t.:k), COUNT(DISTINCT t.:k) FROM :t AS t", t=t,
+                k=pk)).fetchall()[0]
+            if distinct < rows:
+                return (f"{name}.{pk}, the declared primary key of {name}, now has "
+                        f"{distinct} distinct values over {rows} rows"
+                        + (f" ({rows - values} NULL)" if values < rows else "")
+                        + "; a primary key must be unique and never NULL: remove the "
+                        f"duplicates, or relatron_declare('{name}', primary_key := ...) "
+                        "names another")
+    for name, decl in declared.items():
+        for col, parent in decl["foreign_keys"].items():
+            pk = declared.get(parent, {}).get("primary_key") or constraint_pks.get(parent)
+            if pk is None:
+                continue
+            try:
+                _dangling_count(con, name, col, parent, pk)
+            except duckdb.Error as err:
+                return (f"{name}.{col} ({types[name][col]}), a declared foreign key, no "
+                        f"longer compares with {parent}.{pk} ({types[parent][pk]}): "
+                        f"{str(err).splitlines()[0]}")
+    return None
 
 
 def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | None = None,

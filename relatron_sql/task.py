@@ -20,8 +20,8 @@ from sqlglot import exp
 
 from . import registry
 from .errors import TaskError, bad_argument, interval_text
-from .schema import (NUMERIC_TYPES, Schema, no_table, read_schema, redeclare_time_hint,
-                     stale_time_column, table_columns)
+from .schema import (NUMERIC_TYPES, Schema, keys_that_no_longer_hold, no_table, read_schema,
+                     redeclare_time_hint, stale_time_column, table_columns)
 from .sqlbuild import column, render, table as table_ref
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,26 @@ class Task:
 
 def time_bounds(con: duckdb.DuckDBPyConnection, schema: Schema, tables: list[str]
                 ) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """First and last time over the time columns of ``tables``."""
+    """First and last time over the time columns of ``tables``. An infinite time is left out
+    (a placeholder, not a time); a first or last time far outside a column's other times (a
+    placeholder such as 9999-12-31) is kept but named in a warning, as it sets how far the test
+    split, or the train split, reaches."""
     lo = hi = None
     for name in tables:
         t = schema.tables[name]
         if t.time_column is None:
             continue
-        a, b = con.execute(render("SELECT MIN(CAST(:c AS TIMESTAMP)), MAX(CAST(:c AS TIMESTAMP)) "
-                                  "FROM :t", c=t.time_column, t=table_ref(name))).fetchall()[0]
+        a, b, low, high = con.execute(render(
+            "SELECT MIN(v), MAX(v), quantile_disc(v, 0.001), quantile_disc(v, 0.999) FROM "
+            "(SELECT CAST(:c AS TIMESTAMP) AS v FROM :t) WHERE isfinite(v)",
+            c=t.time_column, t=table_ref(name))).fetchall()[0]
+        if a is not None and high > low:
+            for end, bound, side in ((b, high, "latest"), (a, low, "earliest")):
+                if abs(end - bound) > high - low:
+                    log.warning("%s.%s: its %s time, %s, lies far outside the others (99.8%% "
+                                "of its rows are from %s to %s) and sets how far the splits "
+                                "reach: check it for a placeholder date", name, t.time_column,
+                                side, end, low, high)
         if a is not None:
             lo = a if lo is None else min(lo, a)
             hi = b if hi is None else max(hi, b)
@@ -471,6 +483,10 @@ def check_entity_table(con, task: Task) -> None:
         raise bad_argument("name", f"task {task.name!r} predicts rows of table {task.entity!r}, "
                            f"whose declared time column {gone!r} is gone; "
                            + redeclare_time_hint(task.entity), None, TaskError)
+    broken = keys_that_no_longer_hold(con)
+    if broken:
+        raise bad_argument("name", f"task {task.name!r} reads the database's tables, and "
+                           + broken, None, TaskError)
 
 
 def check_learnable(con, task: Task) -> None:

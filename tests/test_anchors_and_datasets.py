@@ -100,3 +100,30 @@ def test_reloading_a_dataset_restores_its_own_declarations(f1_con, f1_path):
                    [str(f1_path)]).fetchall()
     assert f1_con.execute("SELECT primary_key, time_column FROM relatron.declarations "
                           "WHERE table_name = 'drivers'").fetchall() == [("driverId", None)]
+
+
+def _active_task(con, replace=False):
+    from relatron_sql.testing import ACTIVE_SQL
+    import json
+    return json.loads(con.execute(
+        "SELECT relatron_task('active', entity := 'users', label_sql := $s, val_timestamp := "
+        "'2020-05-01', test_timestamp := '2020-06-08', replace := $r)",
+        {"s": ACTIVE_SQL, "r": replace}).fetchall()[0][0])
+
+
+def test_a_placeholder_time_does_not_stretch_the_splits_unsaid(con, caplog):
+    """An infinite time is no time and is left out; a far one (9999-12-31) is kept, as the
+    data says it, but named: it decides how many test windows there are."""
+    from relatron_sql.testing import make_database
+    make_database(con, n_users=150, days=200, tasks=False)
+    plain = _active_task(con)
+    con.execute("UPDATE orders SET time = 'infinity'::TIMESTAMP WHERE order_id = 0")
+    assert _active_task(con, replace=True) == plain
+    con.execute("UPDATE orders SET time = '-infinity'::TIMESTAMP WHERE order_id = 1")
+    assert _active_task(con, replace=True) == plain
+    assert "far outside" not in caplog.text
+    con.execute("UPDATE orders SET time = TIMESTAMP '9999-12-31' WHERE order_id = 0")
+    stretched = _active_task(con, replace=True)
+    assert stretched["test"]["rows"] > plain["test"]["rows"]
+    assert "orders.time: its latest time, 9999-12-31 00:00:00, lies far outside the others" \
+        in caplog.text

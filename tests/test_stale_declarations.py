@@ -83,3 +83,54 @@ def test_keys_into_a_table_whose_primary_key_is_gone_are_left_out(gen_con):
     assert snapshot(gen_con) == before
     gen_con.execute("SELECT relatron_declare('users', primary_key := 'uid')").fetchall()
     assert _schema(gen_con, "orders")["user_id"] == ("fk", "users")
+
+
+_CALLS = ("SELECT relatron_route('user-active')",
+          "SELECT relatron_train('user-active', family := 'baseline')",
+          "SELECT relatron_train('user-active', family := 'dfs', budget := 1)",
+          "SELECT relatron_predict('user-active')")
+
+
+def _refused_everywhere(con, phrase):
+    """Every call refuses with ``phrase``, naming the task argument, and changes nothing."""
+    for sql in _CALLS:
+        before = snapshot(con)
+        with pytest.raises(duckdb.Error, match="argument 'name': task 'user-active' reads the "
+                                               "database's tables, and " + phrase):
+            con.execute(sql).fetchall()
+        assert snapshot(con) == before
+
+
+@pytest.fixture
+def trained(gen_con):
+    gen_con.execute("SELECT relatron_train('user-active', family := 'baseline')").fetchall()
+    return gen_con
+
+
+def test_a_time_column_reloaded_as_text_is_named(trained):
+    trained.execute("CREATE OR REPLACE TABLE orders AS SELECT * REPLACE "
+                    "(strftime(time, '%Y-%m-%d %H:%M:%S') AS time) FROM orders")
+    _refused_everywhere(trained, r"orders\.time, the declared time column of orders, has type "
+                                 r"VARCHAR now; a time column must be DATE or TIMESTAMP")
+
+
+@pytest.mark.parametrize("table, key", [("users", "user_id"), ("items", "item_id")])
+def test_a_primary_key_duplicated_since_its_declaration_is_named(trained, table, key):
+    """In the entity table it broke training; in a parent table it silently joined each
+    child row to every copy of its parent."""
+    trained.execute(f"INSERT INTO {table} SELECT * FROM {table} ORDER BY {key} LIMIT 3")
+    _refused_everywhere(trained, rf"{table}\.{key}, the declared primary key of {table}, now has "
+                                 r"\d+ distinct values over \d+ rows; a primary key must be "
+                                 "unique and never NULL")
+
+
+def test_a_foreign_key_retyped_with_values_that_compare_no_more_is_named(trained):
+    trained.execute("ALTER TABLE orders ALTER user_id TYPE VARCHAR")
+    trained.execute("UPDATE orders SET user_id = 'N/A' WHERE order_id % 50 = 0")
+    _refused_everywhere(trained, r"orders\.user_id \(VARCHAR\), a declared foreign key, no "
+                                 r"longer compares with users\.user_id \(BIGINT\)")
+    # the schema still lists it, the rows it cannot compare counted as unknown
+    rows = {r[0]: r[1:] for r in trained.execute(
+        "SELECT column_name, role, dangling FROM relatron_schema() WHERE table_name = 'orders'"
+    ).fetchall()}
+    assert rows["user_id"] == ("fk", None)
