@@ -436,6 +436,13 @@ def _fresh_rows(con, task: Task, anchor_time, time_col: str | None) -> Rows:
                 f"every {time_col} is NULL, so no row ever exists")
         raise bad_argument("anchor_time", f"no {task.entity} row exists at {anchor_time} "
                            f"({when})", None, TrainError)
+    if time_col is not None:
+        undated, = con.execute(render("SELECT COUNT(DISTINCT :k) FROM :t WHERE :c IS NULL",
+                                      k=task.entity_key, t=table_ref(task.entity),
+                                      c=time_col)).fetchall()[0]
+        if undated:
+            log.warning("%s: %d rows have a NULL %s and are not scored at %s (no anchor ever "
+                        "sees them)", task.entity, undated, time_col, anchor_time)
     ids = np.array([r[0] for r in ids], dtype=object)
     times = np.array([anchor_time] * len(ids), dtype="datetime64[us]")
     return Rows(times, ids)

@@ -419,6 +419,11 @@ def _materialise(cur, name, entity, key, key_type, kind, label_sql):
                            None, TaskError)
     if not np.all(np.isfinite(values)):
         raise bad_argument("label_sql", "returned infinite or NaN labels", None, TaskError)
+    largest = float(np.abs(values).max())
+    if largest > np.finfo(np.float32).max:
+        raise bad_argument("label_sql", f"returned labels as large as {largest:g}, beyond what "
+                           "the models' 32-bit floats hold (3.4e+38): scale them down",
+                           None, TaskError)
     if kind == "binary" and not np.all(np.isin(values, (0.0, 1.0))):
         bad = sorted(set(values[~np.isin(values, (0.0, 1.0))].tolist()))[:5]
         raise bad_argument("label_sql", f"binary labels must be 0 or 1 (or boolean), got {bad}",

@@ -187,3 +187,15 @@ def test_fresh_predictions_date_entities_by_the_time_column_the_model_was_traine
     db.execute("ALTER TABLE users RENAME signup TO joined")
     with pytest.raises(relatron_sql.RelatronError, match="dates users rows by column 'signup'"):
         _fresh(db, FRESH)
+
+
+def test_fresh_predictions_say_which_entities_a_null_time_leaves_out(gen_con, caplog):
+    """A row whose time is NULL is never visible to an anchor (as for features): it is not
+    scored, and a warning says how many."""
+    gen_con.execute("UPDATE users SET signup = NULL WHERE user_id < 4")
+    gen_con.execute("SELECT relatron_train('user-active', family := 'baseline')").fetchall()
+    written = gen_con.execute("SELECT relatron_predict('user-active', anchor_time := "
+                              "TIMESTAMP '2020-12-01')").fetchall()[0][0]
+    assert written == gen_con.execute("SELECT COUNT(*) FROM users WHERE signup <= "
+                                      "TIMESTAMP '2020-12-01'").fetchall()[0][0]
+    assert "users: 4 rows have a NULL signup and are not scored at 2020-12-01" in caplog.text

@@ -79,6 +79,9 @@ CASES = [
           kind="'regression'"), "label_sql.*infinite or NaN"),
     (dict(label_sql="'SELECT a.anchor_time, 1, CAST(''nan'' AS DOUBLE) FROM relatron_anchors a'",
           kind="'regression'"), "label_sql.*infinite or NaN"),
+    (dict(label_sql="'SELECT a.anchor_time, 1, -1e39 FROM relatron_anchors a'",
+          kind="'regression'"), "label_sql.*labels as large as 1e\\+39, beyond what the models' "
+                                "32-bit floats hold"),
 ]
 
 
