@@ -17,6 +17,7 @@ import pathlib
 import numpy as np
 
 from . import models
+from .errors import interval_text
 from .task import load_task
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777",
@@ -251,7 +252,7 @@ def _summary(data: dict) -> str:
     cards = (card(f"validation {m}", val, "card-val") + card(f"test {m}", test, "card-test") +
              card(f"baseline test {m}", base, "card-baseline"))
     facts = [("entity", f"{task.entity} ({task.entity_key})"), ("kind", task.kind),
-             ("horizon", str(task.horizon)), ("validation from", str(task.val_timestamp)),
+             ("horizon", interval_text(task.horizon)), ("validation from", str(task.val_timestamp)),
              ("test from", str(task.test_timestamp)),
              ("model", f"version {model['version']}, family {model['family']}"),
              ("trained", f"{model['created_at']:%Y-%m-%d %H:%M} in {model['seconds']:.1f} s, "

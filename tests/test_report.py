@@ -124,6 +124,10 @@ def test_report_sections_and_numbers(trained, tmp_path, name, plot_section):
         _section(page, ident)
     stored = _stored(trained, name)
     metric = stored["metric"]
+    # the horizon as SQL writes an interval, not Python's timedelta
+    horizon = trained.execute("SELECT CAST(horizon AS VARCHAR) FROM relatron.tasks WHERE "
+                              "name = ?", [name]).fetchall()[0][0]
+    assert f"<td>{horizon}</td>" in page and ", 0:00:00" not in page
     # summary cards and the validation/test table carry the registry's numbers
     for card, split in (("card-val", "val"), ("card-test", "test")):
         m = re.search(f'id="{card}".*?data-value="([^"]+)"', page, re.S)
