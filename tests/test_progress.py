@@ -220,3 +220,21 @@ def test_notes_print_one_line_per_message_without_tracebacks():
     assert out.getvalue().splitlines() == ["warning: left out airports.name",
                                            "warning: a library warning", "warning: twice"]
     assert logging.getLogger("relatron_sql").handlers == []
+
+
+def test_ctrl_c_inside_a_call_fails_its_statement_in_words_and_registers_nothing(con,
+                                                                                 monkeypatch):
+    """Where DuckDB runs a call on the main thread, Ctrl-C raises KeyboardInterrupt inside it:
+    the statement fails with one line, not a traceback of whatever the search was doing."""
+    import duckdb
+    make_database(con, n_users=40, days=300)
+    before = _registry(con)
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models, "train", pressed)
+    with pytest.raises(duckdb.Error) as caught:
+        con.execute("SELECT relatron_train('user-active', family := 'baseline')").fetchall()
+    assert str(caught.value).endswith("RelatronError: interrupted; the registry is left as it was")
+    assert _registry(con) == before

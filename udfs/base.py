@@ -10,6 +10,7 @@ from typing import Any, Callable
 import duckdb
 
 from relatron_sql import registry
+from relatron_sql.errors import RelatronError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,8 @@ def _udf(con: duckdb.DuckDBPyConnection, fn: SqlFunction) -> Callable[..., Any]:
         try:
             registry.follow_session(cur, zone, database)
             return fn.impl(cur, *args)
+        except KeyboardInterrupt:   # Ctrl-C, where DuckDB runs the call on the main thread
+            raise RelatronError("interrupted; the registry is left as it was") from None
         finally:
             cur.close()
     call.__signature__ = inspect.Signature(
