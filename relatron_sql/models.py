@@ -467,6 +467,10 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
         raise bad_argument("split", f"{split!r} and an anchor_time: give one (predictions at an "
                            "anchor_time score every entity, stored as split 'fresh')", None,
                            TrainError)
+    if registry.is_read_only(con):   # say so before scoring, not when writing the scores
+        raise TrainError(f"relatron_predict writes task {name!r}'s predictions into "
+                         "relatron.predictions, and this database is open read-only; read the "
+                         "ones written with relatron_predictions")
     if anchor_time is not None and anchor_time == dt.datetime.max:  # 'infinity' reads as this
         raise bad_argument("anchor_time", "must be before 9999-12-31 23:59:59.999999 (as "
                            "'infinity' reads); got that or infinity", None, TrainError)

@@ -129,7 +129,9 @@ def test_connect_read_only_reads_the_registry(tmp_path):
                       ) == evaluated
     assert ro.execute("SELECT COUNT(*) FROM relatron_task_rows('user-active')"
                       ).fetchall()[0][0] > 0
-    with pytest.raises(duckdb.Error, match="read-only"):
+    with pytest.raises(duckdb.Error, match="relatron_predict writes task "
+                                           "'user-active''s predictions into relatron.predictions,"
+                                           " and this database is open read-only"):
         ro.execute("SELECT relatron_predict('user-active')").fetchall()
     assert snapshot(ro) == before
     ro.close()
