@@ -168,6 +168,9 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         previous = _same_call(con, name, call, fingerprint)
         if previous is not None:
             return (lambda _con: previous) if defer else previous
+    if registry.is_read_only(con):   # say so before the search, not when registering
+        raise TrainError(f"relatron_train registers a model of task {name!r} (no registered "
+                         "one fits this call), and this database is open read-only")
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
     trial_log = _TrialLog(con, name, run_id, chosen, getattr(progress, "on_trial", None))

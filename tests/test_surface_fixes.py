@@ -133,6 +133,13 @@ def test_connect_read_only_reads_the_registry(tmp_path):
                                            "'user-active''s predictions into relatron.predictions,"
                                            " and this database is open read-only"):
         ro.execute("SELECT relatron_predict('user-active')").fetchall()
+    # the same training is reused; another one is refused before it searches
+    assert json.loads(ro.execute("SELECT relatron_train('user-active', family := 'baseline')"
+                                 ).fetchall()[0][0])["reused"] is True
+    with pytest.raises(duckdb.Error, match="relatron_train registers a model of task "
+                                           "'user-active' .* open read-only"):
+        ro.execute("SELECT relatron_train('user-active', family := 'dfs', budget := 1)"
+                   ).fetchall()
     assert snapshot(ro) == before
     ro.close()
 
