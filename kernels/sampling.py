@@ -16,10 +16,11 @@ found in the previous hop draws up to ``fanouts[hop]`` neighbours per incoming e
 those whose time is at most the seed's time, either uniformly without replacement
 (``strategy == 0``) or the most recent ones (``strategy == 1``). Nodes are deduplicated within a
 seed's subgraph. Random draws come from a counter-based generator keyed by ``(base_seed, seed
-node within its type, seed time)``, so a seed's sample does not depend on the number of threads, on how seeds
-are split across calls, or on which other seeds are sampled with it. Seeds are spread over threads (``prange`` over contiguous chunks of seeds); within
-a thread, a group of seeds advances hop by hop in lock step, so that the memory reads of
-different seeds overlap instead of waiting on each other.
+node within its type, seed time)``, so a seed's sample does not depend on the number of
+threads, on how seeds are split across calls, or on which other seeds are sampled with it.
+Seeds are spread over threads (``prange`` over contiguous chunks of seeds); within a thread, a
+group of seeds advances hop by hop in lock step, so that the memory reads of different seeds
+overlap instead of waiting on each other.
 """
 from __future__ import annotations
 
@@ -330,7 +331,8 @@ def _sample_parallel(n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
 
 
 def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
-           type_offset, seeds, seed_type, seed_time, fanouts, strategy, base_seed, node_bound, edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
+           type_offset, seeds, seed_type, seed_time, fanouts, strategy, base_seed, node_bound,
+           edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
     """Sample every seed's temporal neighbourhood (``n_chunks`` parallel ranges of seeds).
 
     ``et_dense`` (from :func:`one_edge_rows`) marks the edge types whose rows hold exactly one
@@ -342,8 +344,8 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     entries: node global id, node type, hop; edge type, source and destination as positions
     inside the seed's own node list. Returns, per seed, the node and
     edge counts and where its nodes and edges start in the slot arrays. Seed ``s`` draws its
-    random numbers from ``base_seed``, seed ``s``'s node (its id within its type) and time: a seed's sample does not
-    depend on the other seeds of the call, nor on its position among them.
+    random numbers from ``base_seed``, its node (its id within its type) and its time: a seed's
+    sample does not depend on the other seeds of the call, nor on its position among them.
     """
     n_seeds = seeds.shape[0]
     n_nodes = np.zeros(n_seeds, dtype=np.int64)

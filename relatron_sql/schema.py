@@ -367,6 +367,12 @@ def _dangling_count(con, child: str, fk: str, parent: str, pk: str) -> int:
         child=table_ref(child), parent=table_ref(parent), fk=fk, pk=pk)).fetchall()[0][0])
 
 
+def _key_counts(con, table: str, key: str) -> tuple[int, int, int]:
+    """Rows of ``table``, its non-NULL ``key`` values, and its distinct ones."""
+    return con.execute(render("SELECT COUNT(*), COUNT(t.:k), COUNT(DISTINCT t.:k) FROM :t AS t",
+                              t=table_ref(table), k=key)).fetchall()[0]
+
+
 def _dangling(con, tables: Mapping[str, Table]) -> dict[tuple[str, str], int]:
     out = {}
     for t in tables.values():
@@ -405,10 +411,7 @@ def keys_that_no_longer_hold(con: duckdb.DuckDBPyConnection) -> str | None:
                     "cast it back, or " + redeclare_time_hint(name))
         pk = decl.get("primary_key")   # a PRIMARY KEY constraint DuckDB enforces itself
         if pk:
-            t = table_ref(name)
-            rows, values, distinct = con.execute(render(
-                "SELECT COUNT(*), COUNT(t.:k), COUNT(DISTINCT t.:k) FROM :t AS t", t=t,
-                k=pk)).fetchall()[0]
+            rows, values, distinct = _key_counts(con, name, pk)
             if distinct < rows:
                 return (f"{name}.{pk}, the declared primary key of {name}, now has "
                         f"{distinct} distinct values over {rows} rows"
@@ -508,9 +511,7 @@ def _check_keys(con, table_name: str, primary_key: str | None,
 
     if primary_key is not None:
         t = table_ref(table_name)
-        rows, values, distinct = con.execute(render(
-            "SELECT COUNT(*), COUNT(t.:k), COUNT(DISTINCT t.:k) FROM :t AS t", t=t,
-            k=primary_key)).fetchall()[0]
+        rows, values, distinct = _key_counts(con, table_name, primary_key)
         if values < rows:
             raise bad_argument("primary_key", f"{table_name}.{primary_key} is NULL in "
                                f"{rows - values} of {rows} rows; a primary key must be unique "

@@ -472,8 +472,9 @@ def _entity_id(e_col: str, e_type: str, key_type: str, alias: str | None = None
 
 
 def check_entity_table(con, task: Task) -> None:
-    """Raise when the table whose rows ``task`` predicts, or its key column, is gone: every
-    family reads them, and would otherwise fail far from the cause."""
+    """Raise when the table whose rows ``task`` predicts, or its key column, is gone, or when a
+    declared key or time column no longer holds: every family reads them, and would otherwise
+    fail far from the cause."""
     columns = {c for c, _ in table_columns(con, task.entity)}
     redefine = "recreate it, or redefine the task with relatron_task(..., replace := true)"
     if not columns:

@@ -86,7 +86,8 @@ def _udf(con: duckdb.DuckDBPyConnection, fn: SqlFunction) -> Callable[..., Any]:
 #: that every connection to the same database in this process shares, and only the connection
 #: that created a UDF can remove it; so each connection registers its own, under its own names,
 #: and its (temporary, per-connection) macros call those.
-_SUFFIXES: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, str]" = weakref.WeakKeyDictionary()
+_SUFFIXES: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, str]" = \
+    weakref.WeakKeyDictionary()
 _NUMBERS = itertools.count(1)
 
 
@@ -183,7 +184,8 @@ def install_macros(con: duckdb.DuckDBPyConnection,
     if suffix is None:
         raise ValueError("install_macros: the connection has no Relatron functions registered; "
                          "call relatron_sql.register on it (or pass the one that has them)")
-    def own(body: str) -> str:
+
+    def own(body: str) -> str:   # call_sql writes NAME_udf(...); this connection's are suffixed
         return body.replace("_udf(", suffix + "(")
     for fn in FUNCTIONS:
         if fn.hidden:

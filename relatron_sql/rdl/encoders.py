@@ -185,8 +185,11 @@ def _moments(con, table: str, numeric: list[str], known, scaled: bool
     if scaled:
         found = over_rows([finite(exp.func("max", exp.func("abs", v.copy())), v) for v in values])
         tops = [float(x) if x else 1.0 for x in found]
-    aggs = [finite(exp.func(f, exp.Div(this=v.copy(), expression=exp.Literal.number(top))), v)
-            for v, top in zip(values, tops) for f in ("avg", "stddev_pop")]
+    scaled_values = [v if top == 1.0 else exp.Div(this=v.copy(),
+                                                   expression=exp.Literal.number(top))
+                     for v, top in zip(values, tops)]
+    aggs = [finite(exp.func(f, x.copy()), v)
+            for v, x in zip(values, scaled_values) for f in ("avg", "stddev_pop")]
     row = over_rows(aggs)
     means = [float("nan") if row[2 * i] is None else float(row[2 * i]) * tops[i]
              for i in range(len(numeric))]
