@@ -106,6 +106,12 @@ def _unique(name: str, taken) -> str:
     return out
 
 
+def _by_keys(col: dict) -> str:
+    """The foreign keys that tell apart two links to one table (" by dest"), for descriptions."""
+    keys = col.get("keys") or []
+    return " by " + ", then ".join(keys) if keys else ""
+
+
 def _kind(column) -> str | None:
     if column.semantic == "numeric":
         return "numeric"
@@ -146,9 +152,11 @@ class _Builder:
             category=None, label: str | None = None) -> None:
         name = _slug("_".join(p for p in (group, column or "", agg, label or "") if p))
         name += _window_slug(window)
-        if name in self.names:
+        # DuckDB compares identifiers without case: two names that differ only in case would
+        # be one column of the compiled query
+        if name.lower() in self.names:
             return
-        self.names.add(name)
+        self.names.add(name.lower())
         self.features.append({"name": name, "group": group, "column": column, "agg": agg,
                               "window": list(window) if window else None, "category": category,
                               "description": description + _window_text(window)})
@@ -179,7 +187,7 @@ def _group_columns(schema: Schema, deepest: str, depth_left: int, skip: tuple = 
     columns: dict[str, dict] = {}
     lookups: list[dict] = []
 
-    def visit(alias: str, table_name: str, prefix: str, left: int, seen: tuple):
+    def visit(alias: str, table_name: str, prefix: str, left: int, seen: tuple, keys: tuple):
         t = schema.tables[table_name]
         for c in t.columns:
             if c.role != "feature":
@@ -196,7 +204,8 @@ def _group_columns(schema: Schema, deepest: str, depth_left: int, skip: tuple = 
                 continue
             key = _unique(_slug(prefix + c.name), columns.keys() | _KEY_ALIASES)
             columns[key] = {"source": alias, "table": table_name, "column": c.name,
-                            "kind": kind, "dtype": c.dtype, "distinct": c.distinct}
+                            "kind": kind, "dtype": c.dtype, "distinct": c.distinct,
+                            "keys": list(keys)}
         if left <= 0:
             return
         targets = list(t.foreign_keys.values())
@@ -209,9 +218,10 @@ def _group_columns(schema: Schema, deepest: str, depth_left: int, skip: tuple = 
                 continue
             child_alias = f"j{len(lookups) + 1}"
             lookups.append({"alias": child_alias, "from": alias, "fk": fk, "table": parent})
-            visit(child_alias, parent, f"{prefix}{name}_", left - 1, seen + (parent,))
+            visit(child_alias, parent, f"{prefix}{name}_", left - 1, seen + (parent,),
+                  keys + ((fk,) if targets.count(parent) > 1 else ()))
 
-    visit("c", deepest, "", depth_left, (deepest, *skip))
+    visit("c", deepest, "", depth_left, (deepest, *skip), ())
     return columns, lookups
 
 
@@ -256,7 +266,8 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
     static = Group("entity", [], lookups, columns, ent.time_column, None)
     groups["entity"] = static
     for alias, col in columns.items():
-        where = "this " + entity if col["source"] == "c" else f"the linked {col['table']}"
+        where = "this " + entity if col["source"] == "c" else \
+            f"the linked {col['table']}{_by_keys(col)}"
         text = f"{col['column']} of {where}"
         if col["kind"] in ("numeric", "boolean"):
             b.add("entity", alias, "value", None, text.capitalize())
@@ -300,7 +311,7 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
             b.add(name, None, "days_since_first", None, f"Days since the first of {of}")
         for alias, col in cols.items():
             where = f"{col['column']}" if col["source"] == "c" else \
-                f"{col['table']}.{col['column']} (linked)"
+                f"{col['table']}.{col['column']} (linked{_by_keys(col)})"
             if col["kind"] in ("numeric", "boolean"):
                 for agg in numeric_aggs:
                     if agg == "last" and not t.time_column:
@@ -319,8 +330,12 @@ def enumerate_features(con, schema: Schema, entity: str, depth: int = 2, as_of=N
                 if cats or _is_number(col["dtype"]):
                     b.add(name, alias, "mode", None, f"Most frequent {where} of {of} "
                           "(category code)")
+                labels: set[str] = set()
                 for i, value in enumerate(cats):
-                    label = f"eq_{_slug(value)}"
+                    # values that slug alike or differ only in case ('web', 'WEB') get
+                    # names of their own
+                    label = _unique(f"eq_{_slug(value)}", labels)
+                    labels.add(label)
                     b.add(name, alias, "category_count", None,
                           f"Number of {of} with {where} = {value!r}", i, label)
                     b.add(name, alias, "category_share", None,
