@@ -77,8 +77,11 @@ class Baseline:
         options.trial_log(trial=0, config=config, val_metric=score,
                           seconds=time.perf_counter() - started)
         return Fitted(model, config, {"config": ("json", json.dumps(config).encode())},
-                      [{"feature": "entity_history_mean", "importance": 1.0,
-                        "description": "mean label of the entity's earlier, closed windows",
+                      [{"feature": "entity_history_mode" if task.kind == "multiclass"
+                        else "entity_history_mean", "importance": 1.0,
+                        "description": ("most frequent class" if task.kind == "multiclass"
+                                        else "mean label") + " of the entity's earlier, closed "
+                                       "windows",
                         "sql": None}], score)
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> HistoryMean:

@@ -10,7 +10,7 @@ def auroc(y: np.ndarray, score: np.ndarray) -> float:
     score = np.asarray(score, dtype=float)
     pos = y == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_neg == 0 or np.isnan(score).any():   # a NaN score has no rank
         return float("nan")
     order = np.argsort(score, kind="mergesort")
     ranks = np.empty(len(score), dtype=float)
@@ -27,9 +27,9 @@ def average_precision(y: np.ndarray, score: np.ndarray) -> float:
     """Precision at each distinct score, weighted by the recall it adds (sklearn's definition):
     rows that tie on a score enter together, so the value does not depend on their order."""
     y = np.asarray(y, dtype=float)
-    if y.sum() == 0:
-        return float("nan")
     score = np.asarray(score, dtype=float)
+    if y.sum() == 0 or np.isnan(score).any():
+        return float("nan")
     order = np.argsort(-score, kind="mergesort")
     hits = np.cumsum(y[order])
     ends = np.r_[np.flatnonzero(np.diff(score[order])), len(score) - 1]  # last row of each score

@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import logging
 import math
+import pickle
 import time
 import uuid
 
@@ -49,7 +50,9 @@ def library_versions() -> dict[str, str]:
 def data_fingerprint(con, task: Task) -> str:
     """Hash of what a model of the task learns from: the task's definition and rows, and every
     linked table's keys, time column, columns with their types, and contents (an
-    order-independent sum of row hashes: an UPDATE changes it as an INSERT does)."""
+    order-independent sum of row hashes: an UPDATE changes it as an INSERT does). Where a
+    linked table has a TIMESTAMPTZ column, the session's TimeZone too: such a column is read
+    in it, so another zone gives other features."""
     schema = read_schema(con, count_dangling=False)
     parts = [task.name, json.dumps(task.counts, sort_keys=True), task.label_sql,
              str(con.execute("SELECT SUM(hash(*COLUMNS(*))) FROM relatron.task_rows WHERE "
@@ -61,6 +64,9 @@ def data_fingerprint(con, task: Task) -> str:
         parts.append(json.dumps([name, t.primary_key, sorted(t.foreign_keys.items()),
                                  t.time_column, [(c.name, c.dtype) for c in t.columns],
                                  str(contents)]))
+        if any(c.dtype.upper() == "TIMESTAMP WITH TIME ZONE" for c in t.columns):
+            parts.append("TimeZone=" + str(con.execute(
+                "SELECT current_setting('TimeZone')").fetchall()[0][0]))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -140,7 +146,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
         raise bad_argument("time_budget", f"must be positive, finite seconds (NULL for no "
                            f"limit), got {time_budget}", None, TrainError)
-    if seed is not None and not (0 <= seed <= 2**31 - 1):
+    seed = 0 if seed is None else seed   # as the SQL function reads a NULL seed
+    if not (0 <= seed <= 2**31 - 1):
         raise bad_argument("seed", f"must be from 0 to 2,147,483,647 (it seeds the search and "
                            f"the models), got {seed}", None, TrainError)
     check_device(device)
@@ -151,23 +158,24 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     check_entity_table(con, task)
     check_learnable(con, task)
     fingerprint = data_fingerprint(con, task)
+    # what the caller asked for, so that a call reuses only a model searched as it asks: in
+    # auto mode, the budget as given, whatever routing decides (a call that was reused must
+    # stay reused when the bank grows and routing moves); a named family's default budget is
+    # the same call as no budget
+    asked = budget if family == "auto" else budget or families.get(family).default_budget
+    call = {"family": family, "budget": asked, "seed": seed, "device": device,
+            "time_budget": time_budget}
+    if not retrain:   # before routing, which a reused model does not need
+        previous = _same_call(con, name, call, fingerprint)
+        if previous is not None:
+            return (lambda _con: previous) if defer else previous
     if progress is not None:
         progress("routing" if family == "auto" else "preparing")
     chosen, decision = choose_family(con, task, family)
     prior_notes: list[str] = []
     priors = _priors(con, decision, prior_notes)
     fam = _Both(priors, budget) if chosen == "both" else families.get(chosen)
-    # what the caller asked for, so that a call reuses only a model searched as it asks: both
-    # families without a budget run their own (RDL's grows with the bank's priors, and a call
-    # that was reused must stay reused when the bank grows)
-    asked = budget if isinstance(fam, _Both) else budget or fam.default_budget
     budget = budget or fam.default_budget
-    call = {"family": family, "budget": asked, "seed": seed, "device": device,
-            "time_budget": time_budget}
-    if not retrain:
-        previous = _same_call(con, name, call, fingerprint)
-        if previous is not None:
-            return (lambda _con: previous) if defer else previous
     if registry.is_read_only(con):   # say so before the search, not when registering
         raise TrainError(f"relatron_train registers a model of task {name!r} (no registered "
                          "one fits this call), and this database is open read-only")
@@ -345,10 +353,11 @@ def _recorded_signals(cur, name: str, key: str) -> dict | None:
     return None
 
 
-def active_model(con, name: str, load: bool = True):
+def active_model(con, name: str, load: bool = True, task_rows: bool = True):
     """(task, version, family, model object) of the active model of task ``name``; the model
     is ``None`` unless ``load`` (a loaded model is for scoring, so the entity table must be
-    there)."""
+    there, and, when the task's own rows are to be scored, ``task_rows``, every entity row
+    they name)."""
     task = load_task(con, name)
     rows = con.execute("SELECT version, family, config FROM relatron.models WHERE name = ? AND "
                        "active", [name]).fetchall()
@@ -357,7 +366,7 @@ def active_model(con, name: str, load: bool = True):
     version, family, config = rows[0]
     if not load:
         return task, int(version), family, None
-    check_entity_table(con, task)
+    check_entity_table(con, task, task_rows)
     try:
         loader = families.get(family)
     except TrainError as e:  # trained where other families or their libraries were installed
@@ -369,7 +378,21 @@ def active_model(con, name: str, load: bool = True):
     artifacts = {part: bytes(payload) for part, payload in con.execute(
         "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
         [name, version]).fetchall()}
-    return task, int(version), family, loader.load(json.loads(config), artifacts)
+    try:
+        model = loader.load(json.loads(config), artifacts)
+    except (TrainError, duckdb.Error):
+        raise
+    except Exception as e:   # noqa: BLE001: any failure to read stored bytes means the same
+        # a missing or altered artifact: the library's own error (torch's advises loading
+        # with weights_only=False) is not what to do here
+        detail = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
+        if isinstance(e, pickle.UnpicklingError):   # torch's text advises the unsafe way
+            detail = "weights that do not load as a plain torch state dict"
+        raise bad_argument("name", f"the stored model of task {name!r} (version {version}) "
+                           f"cannot be read ({detail.rstrip(': ')}); retrain it with "
+                           f"relatron_train({name!r}, retrain := true)", None,
+                           TrainError) from None
+    return task, int(version), family, model
 
 
 def _no_active_model(con, name: str) -> Exception:
@@ -392,8 +415,9 @@ def score(con, task: Task, version: int, model, rows: Rows) -> np.ndarray:
         return np.array([])
     try:
         return model.predict(con, task, rows)
-    except (duckdb.BinderException, duckdb.CatalogException) as e:
-        # DuckDB names a missing column, or (for a compiled feature query) only an alias
+    except (duckdb.BinderException, duckdb.CatalogException, duckdb.ConversionException) as e:
+        # DuckDB names a missing column, or (for a compiled feature query) only an alias; a
+        # column retyped since (DOUBLE reloaded as TIMESTAMP) fails its cast
         detail = str(e).split("\n")[0].split(": ", 1)[-1]
         detail = f" ({detail})" if "column" in detail else ""
         raise bad_argument("name", f"the model of task {task.name!r} (version {version}) reads "
@@ -477,7 +501,7 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
     if anchor_time is not None and anchor_time == dt.datetime.max:  # 'infinity' reads as this
         raise bad_argument("anchor_time", "must be before 9999-12-31 23:59:59.999999 (as "
                            "'infinity' reads); got that or infinity", None, TrainError)
-    task, version, _, model = active_model(con, name)
+    task, version, _, model = active_model(con, name, task_rows=anchor_time is None)
     if anchor_time is not None:
         rows = _fresh_rows(con, task, anchor_time, _entity_time_column(con, task, model))
         label = "fresh"
@@ -542,8 +566,9 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     out = []
     for i, (feature, importance, description, sql) in enumerate(rows):
         share = max(importance or 0.0, 0.0) / total
-        warning = ("holds most of the importance: check it for leakage" if i == 0 and share > 0.5
-                   else None)
+        # a model of one feature (the baseline's) holds all of it by construction
+        warning = ("holds most of the importance: check it for leakage"
+                   if i == 0 and share > 0.5 and len(rows) > 1 else None)
         out.append({"feature": feature, "importance": importance, "share": share,
                     "description": description, "sql": sql, "warning": warning})
     return out

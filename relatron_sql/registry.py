@@ -152,6 +152,16 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows and rows[0][0])
 
 
+def added_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
+    """``column`` of registry table ``table`` for a SELECT list, or ``NULL AS column`` where the
+    registry predates it: a file opened read-only is never brought up to date."""
+    assert (table, column) in {(t, c) for t, c, _ in ADDED_COLUMNS}
+    have = con.execute("SELECT COUNT(*) FROM duckdb_columns() WHERE database_name = "
+                       "current_database() AND schema_name = 'relatron' AND table_name = ? AND "
+                       "column_name = ?", [table, column]).fetchall()[0][0]
+    return column if have else f"NULL AS {column}"
+
+
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether the current database of ``con`` has registry table ``table`` (a database opened
     read-only, or attached, that Relatron never wrote to has none)."""

@@ -258,6 +258,9 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
     if ent.primary_key is None:
         raise bad_argument("entity", f"table {entity!r} has no primary key; declare one with "
                            "relatron_declare(table, primary_key := ...)", None, TaskError)
+    zoned = _zoned_key(entity, ent.primary_key, ent.column(ent.primary_key).dtype)
+    if zoned:
+        raise bad_argument("entity", zoned, None, TaskError)
     if horizon is None or horizon <= dt.timedelta(0):
         raise bad_argument("horizon", "must be a positive interval, got "
                            f"{interval_text(horizon)}", None, TaskError)
@@ -471,11 +474,23 @@ def _entity_id(e_col: str, e_type: str, key_type: str, alias: str | None = None
     return exp.Case().when(exp.EQ(this=back, expression=given), exp.cast(typed, "VARCHAR"))
 
 
-def check_entity_table(con, task: Task) -> None:
+def _zoned_key(entity: str, key: str, key_type: str) -> str | None:
+    """Why a key of this type cannot name an entity, or None. A task's rows hold entity ids as
+    text, and a TIMESTAMPTZ's text is in the session's TimeZone: the same row would be named
+    differently after ``SET TimeZone``."""
+    if key_type.upper() not in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+        return None
+    return (f"the key {entity}.{key} is a TIMESTAMP WITH TIME ZONE, whose text depends on the "
+            "session's TimeZone, so it cannot name the task's rows; declare a key of another "
+            "type (a TIMESTAMP or text copy of it)")
+
+
+def check_entity_table(con, task: Task, task_rows: bool = True) -> None:
     """Raise when the table whose rows ``task`` predicts, or its key column, is gone, or when a
     declared key or time column no longer holds: every family reads them, and would otherwise
-    fail far from the cause."""
-    columns = {c for c, _ in table_columns(con, task.entity)}
+    fail far from the cause. With ``task_rows``, also when a task row names an entity row
+    deleted since (a call that reads no task row, such as fresh predictions, skips that)."""
+    columns = dict(table_columns(con, task.entity))
     redefine = "recreate it, or redefine the task with relatron_task(..., replace := true)"
     if not columns:
         raise bad_argument("name", f"task {task.name!r} predicts rows of table {task.entity!r}, "
@@ -483,6 +498,20 @@ def check_entity_table(con, task: Task) -> None:
     if task.entity_key not in columns:
         raise bad_argument("name", f"task {task.name!r} identifies {task.entity} rows by column "
                            f"{task.entity_key!r}, which the table no longer has; {redefine}",
+                           None, TaskError)
+    zoned = _zoned_key(task.entity, task.entity_key, columns[task.entity_key])
+    if zoned:
+        raise bad_argument("name", f"task {task.name!r} predicts rows of table "
+                           f"{task.entity!r}, and {zoned}", None, TaskError)
+    missing = task_rows and con.execute(render(
+        "SELECT COUNT(*) FROM relatron.task_rows WHERE task = ? AND entity_id NOT IN (SELECT "
+        "CAST(:key AS VARCHAR) FROM :ent WHERE :key IS NOT NULL)", key=task.entity_key,
+        ent=table_ref(task.entity)), [task.name]).fetchall()[0][0]
+    if missing:
+        # checked when the task was defined: those entity rows were deleted (or rekeyed) since
+        raise bad_argument("name", f"{missing:,} rows of task {task.name!r} name {task.entity} "
+                           "rows that no longer exist (deleted or rekeyed since the task was "
+                           f"defined); redefine it with relatron_task(..., replace := true)",
                            None, TaskError)
     gone = stale_time_column(con, task.entity)
     if gone:
@@ -513,8 +542,9 @@ def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
                            "database (it has no relatron registry)", None, TaskError)
     row = con.execute("SELECT name, entity, entity_key, entity_key_type, kind, horizon, "
                       "val_timestamp, test_timestamp, eval_windows, train_start, label_sql, "
-                      "metric, num_classes, description, counts, exclude FROM relatron.tasks "
-                      "WHERE name = ?", [name]).fetchall()
+                      "metric, num_classes, description, counts, "
+                      + registry.added_column(con, "tasks", "exclude")
+                      + " FROM relatron.tasks WHERE name = ?", [name]).fetchall()
     row = row[0] if row else None
     if row is None:
         known = [r[0] for r in con.execute("SELECT name FROM relatron.tasks").fetchall()]

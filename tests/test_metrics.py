@@ -49,3 +49,37 @@ def test_explain_shares_are_of_the_positive_importances(tmp_path):
     assert shares == {"a": (0.03, pytest.approx(0.75)), "b": (0.01, pytest.approx(0.25)),
                       "c": (-0.02, 0.0)}
     con.close()
+
+
+def test_a_nan_score_leaves_the_ranking_metrics_undefined():
+    """NaN sorts last (above every score): it must not count as the most confident positive."""
+    y, score = np.array([0, 1, 0, 1]), np.array([.1, np.nan, .2, .9])
+    assert np.isnan(metrics.auroc(y, score))
+    assert np.isnan(metrics.average_precision(y, score))
+
+
+def test_the_baseline_explains_itself_without_a_leakage_warning(tmp_path):
+    """Its one feature holds all the importance by construction; for a multiclass task it is
+    the most frequent class, not a mean."""
+    import relatron_sql
+    from relatron_sql import models
+    from relatron_sql.task import create_task
+    from relatron_sql.testing import make_database
+    con = relatron_sql.connect(str(tmp_path / "b.duckdb"))
+    make_database(con, n_users=40, days=300)
+    models.train(con, "user-active", family="baseline")
+    (row,) = models.explain(con, "user-active")
+    assert row["share"] == 1.0 and row["warning"] is None
+    assert row["description"].startswith("mean label")
+    task = relatron_sql.load_task(con, "user-active")
+    create_task(con, "user-orders", "users", """
+        SELECT a.anchor_time, u.user_id, LEAST(COUNT(o.order_id), 2) AS label
+        FROM relatron_anchors a JOIN users u ON u.signup <= a.anchor_time
+        LEFT JOIN orders o ON o.user_id = u.user_id AND o.time > a.anchor_time
+            AND o.time <= a.window_end GROUP BY ALL""", kind="multiclass",
+                val_timestamp=task.val_timestamp, test_timestamp=task.test_timestamp)
+    models.train(con, "user-orders", family="baseline")
+    (row,) = models.explain(con, "user-orders")
+    assert row["feature"] == "entity_history_mode"
+    assert row["description"].startswith("most frequent class")
+    con.close()

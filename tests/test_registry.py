@@ -136,3 +136,25 @@ def test_replacing_a_task_retires_its_models(con):
     n_items = con.execute("SELECT COUNT(*) FROM relatron_task_rows('user-active') WHERE "
                           "split = 'test'").fetchall()[0][0]
     assert con.execute("SELECT relatron_predict('user-active')").fetchall()[0][0] == n_items
+
+
+def test_a_registry_from_before_tasks_exclude_reads_when_opened_read_only(tmp_path):
+    """A read-only file is never brought up to date, so a column added to the registry since
+    it was written is read as NULL, not as a binder error."""
+    path = str(tmp_path / "old.duckdb")
+    con = relatron_sql.connect(path)
+    make_database(con, n_users=40, days=300)
+    relatron_sql.train(con, "user-active", family="baseline")
+    relatron_sql.predict(con, "user-active")
+    con.close()
+    con = duckdb.connect(path)
+    con.execute("ALTER TABLE relatron.tasks DROP COLUMN exclude")
+    con.close()
+    con = relatron_sql.connect(path, read_only=True)
+    assert json.loads(con.execute("SELECT relatron_evaluate('user-active')").fetchall()[0][0]
+                      )["metrics"]["auroc"] > 0.5
+    assert con.execute("SELECT COUNT(*) FROM relatron_predictions('user-active')"
+                       ).fetchall()[0][0] > 0
+    assert json.loads(con.execute("SELECT relatron_train('user-active', family := 'baseline')"
+                                  ).fetchall()[0][0])["reused"]
+    con.close()

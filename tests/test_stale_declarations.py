@@ -134,3 +134,44 @@ def test_a_foreign_key_retyped_with_values_that_compare_no_more_is_named(trained
         "SELECT column_name, role, dangling FROM relatron_schema() WHERE table_name = 'orders'"
     ).fetchall()}
     assert rows["user_id"] == ("fk", None)
+
+
+def test_entity_rows_deleted_since_the_task_was_defined_are_named(trained):
+    """DFS trained and scored them from their child rows, RDL left them out: both refuse now."""
+    trained.execute("DELETE FROM users WHERE user_id IN (SELECT user_id FROM users ORDER BY "
+                    "user_id LIMIT 5)")
+    for sql in _CALLS:
+        before = snapshot(trained)
+        with pytest.raises(duckdb.Error, match=r"argument 'name': [\d,]+ rows of task "
+                                               r"'user-active' name users rows that no longer "
+                                               r"exist .*replace := true"):
+            trained.execute(sql).fetchall()
+        assert snapshot(trained) == before
+
+
+@pytest.mark.parametrize("family", ["dfs", "rdl"])
+def test_a_feature_column_retyped_since_training_is_named(gen_con, family):
+    """Before, DuckDB's cast error and a piece of the feature query reached the user."""
+    gen_con.execute(f"SELECT relatron_train('user-active', family := '{family}', budget := 1)"
+                    ).fetchall()
+    gen_con.execute("ALTER TABLE orders DROP COLUMN amount")
+    gen_con.execute("ALTER TABLE orders ADD COLUMN amount TIMESTAMP")
+    gen_con.execute("UPDATE orders SET amount = time")
+    before = snapshot(gen_con)
+    with pytest.raises(duckdb.Error, match=r"argument 'name': the model of task 'user-active' "
+                                           r"\(version 1\) reads a table or column the database "
+                                           r"no longer has as it had .*TIMESTAMP -> DOUBLE.*"
+                                           r"retrain := true"):
+        gen_con.execute("SELECT relatron_predict('user-active')").fetchall()
+    assert snapshot(gen_con) == before
+
+
+def test_fresh_predictions_score_the_entities_left_after_some_were_deleted(trained):
+    """They read no task row: a model trained before some users were deleted still scores
+    the users that remain."""
+    trained.execute("DELETE FROM users WHERE user_id IN (SELECT user_id FROM users ORDER BY "
+                    "user_id LIMIT 5)")
+    left = trained.execute("SELECT COUNT(*) FROM users WHERE signup <= TIMESTAMP '2020-10-01'"
+                           ).fetchall()[0][0]
+    assert trained.execute("SELECT relatron_predict('user-active', anchor_time := TIMESTAMP "
+                           "'2020-10-01')").fetchall()[0][0] == left

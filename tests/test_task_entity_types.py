@@ -87,3 +87,22 @@ def test_a_label_of_any_integer_type_is_taken(con, label_type):
     label = LABEL.replace("COUNT(*) > 2", f"COUNT(*)::{label_type}")
     counts = _task(con, label=label, kind="regression")[0][0]
     assert '"train"' in counts and _stray_rows(con) == 0
+
+
+def test_a_timestamptz_entity_key_is_refused_naming_the_time_zone(con):
+    """Its text, which names a task row's entity, changes with SET TimeZone: RDL predicted a
+    constant after the session's zone changed."""
+    con.execute("CREATE TABLE users (user_id TIMESTAMPTZ)")
+    con.execute("INSERT INTO users SELECT TIMESTAMPTZ '2000-01-01 00:00:00+00' + to_days(i) "
+                "FROM range(10) t(i)")
+    con.execute("CREATE TABLE orders (order_id INTEGER, user_id TIMESTAMPTZ, time TIMESTAMP)")
+    con.execute("INSERT INTO orders SELECT i, TIMESTAMPTZ '2000-01-01 00:00:00+00' + "
+                "to_days(i % 10), TIMESTAMP '2020-01-01' + to_days(i) FROM range(300) t(i)")
+    con.execute("SELECT relatron_declare('users', primary_key := 'user_id')").fetchall()
+    con.execute("SELECT relatron_declare('orders', primary_key := 'order_id', foreign_keys := "
+                "MAP {'user_id': 'users'}, time_column := 'time')").fetchall()
+    before = snapshot(con)
+    with pytest.raises(duckdb.Error, match="argument 'entity': the key users.user_id is a "
+                                           "TIMESTAMP WITH TIME ZONE.*TimeZone"):
+        _task(con)
+    assert snapshot(con) == before

@@ -170,7 +170,7 @@ def features_sql(con, name: str, dialect: str = "duckdb", pretty: bool = True) -
     from .compile import check_dialect
     check_dialect(dialect)
     task = load_task(con, name)
-    check_entity_table(con, task)
+    check_entity_table(con, task, task_rows=False)   # the query reads no task row
     rows = con.execute("SELECT version FROM relatron.models WHERE name = ? AND active AND "
                        "family = 'dfs'", [name]).fetchall()
     if rows:

@@ -36,7 +36,8 @@ def test_cuda_without_gpu_in_the_engine(gen_con):
 def test_entity_table_with_no_rows(gen_con):
     gen_con.execute("DELETE FROM users")
     before = registry_state(gen_con)
-    with pytest.raises(duckdb.Error, match="'name'.*names a row of 'users'"):
+    with pytest.raises(duckdb.Error, match="'name'.*rows of task 'user-active' name users rows "
+                                           "that no longer exist"):
         gen_con.execute("SELECT relatron_train('user-active', family := 'rdl')").fetchall()
     assert registry_state(gen_con) == before
     g = graph_for(gen_con, "users")
