@@ -40,7 +40,9 @@ def main(argv=None) -> None:
     tally = {"better": 0, "worse": 0, "same": 0}
     for name in args.tasks.split(","):
         task = load_task(con, name)
-        near = bank.nearest(rows, signals.compute(con, task), "dfs", k=2, exclude_task=name)
+        # the task's own bank record ("f1/<name>") stays among the candidates, as in the
+        # product, which reads no test result from it
+        near = bank.nearest(rows, signals.compute(con, task), "dfs", k=2)
         print(f"{name}: priors from " + ", ".join(f"{n['task']} ({n['similarity']:.3f})"
                                                    for n in near), flush=True)
         for seed in (int(s) for s in args.seeds.split(",")):

@@ -16,8 +16,10 @@ found in the previous hop draws up to ``fanouts[hop]`` neighbours per incoming e
 those whose time is at most the seed's time, either uniformly without replacement
 (``strategy == 0``) or the most recent ones (``strategy == 1``). Nodes are deduplicated within a
 seed's subgraph. Random draws come from a counter-based generator keyed by ``(base_seed, seed
-node within its type, seed time)``, so a seed's sample does not depend on the number of
-threads, on how seeds are split across calls, or on which other seeds are sampled with it.
+key, seed time)``, where the caller gives each seed a key that names its row (a hash of its
+primary key: :func:`key_hashes`), so a seed's sample does not depend on the number of threads,
+on how seeds are split across calls, on which other seeds are sampled with it, or on rows
+added to its table (which move its id within the type).
 Seeds are spread over threads (``prange`` over contiguous chunks of seeds); within a thread, a
 group of seeds advances hop by hop in lock step, so that the memory reads of different seeds
 overlap instead of waiting on each other.
@@ -43,6 +45,23 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
+@njit(nogil=True, cache=True)
+def key_hashes(codes):
+    """A 64-bit hash of each row of ``codes`` (a numpy unicode array viewed as uint32 code
+    points, one row per string), over its code points up to the last non-zero one: the width
+    the array pads to does not change a string's hash."""
+    out = np.empty(codes.shape[0], dtype=np.uint64)
+    for i in range(codes.shape[0]):
+        end = codes.shape[1]
+        while end > 0 and codes[i, end - 1] == 0:
+            end -= 1
+        h = np.uint64(end) * _GOLDEN
+        for j in range(end):
+            h = _mix(h + np.uint64(codes[i, j]) * _GOLDEN)
+        out[i] = h
+    return out
+
+
 @njit(inline="always")
 def _below(state, n):
     """(next state, uniform integer in [0, n))."""
@@ -51,12 +70,12 @@ def _below(state, n):
 
 
 @njit(inline="always")
-def _seed_state(base_seed, ntype, local, time):
-    """The first state of the random draws of the seed that is node ``local`` of type ``ntype``
-    at ``time``, under ``base_seed``. Keyed by the node's id within its type, not its global id,
-    which moves when rows of a type before it are added."""
-    keyed = _mix(np.uint64(local) * _GOLDEN + _mix(np.uint64(time) * _GOLDEN
-                                                   + np.uint64(ntype + 1)))
+def _seed_state(base_seed, ntype, key, time):
+    """The first state of the random draws of the seed of type ``ntype`` whose row is named by
+    ``key`` at ``time``, under ``base_seed``. Not keyed by a node id, global or within its
+    type: either moves when rows are added before it, even rows dated after ``time``."""
+    keyed = _mix(np.uint64(key) * _GOLDEN + _mix(np.uint64(time) * _GOLDEN
+                                                 + np.uint64(ntype + 1)))
     return _mix(np.uint64(base_seed) * _GOLDEN + keyed)
 
 
@@ -74,7 +93,7 @@ MAX_GROUP = 32
 
 @njit(nogil=True, cache=True)
 def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
-                  type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
+                  type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, seed_key, fanouts,
                   strategy, base_seed, node_bound, edge_bound, group, node, ntype,
                   hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
     """Sample chunk ``c`` of ``n_chunks`` contiguous ranges of seeds; see :func:`sample`.
@@ -147,8 +166,7 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
             s = g0 + i
             gs[i] = s
             nb = i * node_bound
-            state[i] = _seed_state(base_seed, seed_type[s], seeds[s] - type_offset[seed_type[s]],
-                                   seed_time[s])
+            state[i] = _seed_state(base_seed, seed_type[s], seed_key[s], seed_time[s])
             s_node[nb] = seeds[s]
             s_type[nb] = seed_type[s]
             s_hop[nb] = 0
@@ -320,19 +338,19 @@ def _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_
 
 @njit(parallel=True, nogil=True, cache=True)
 def _sample_parallel(n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
-                     type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
-                     strategy, base_seed, node_bound, edge_bound, group, node,
+                     type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, seed_key,
+                     fanouts, strategy, base_seed, node_bound, edge_bound, group, node,
                      ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start):
     for c in prange(n_chunks):
         _sample_chunk(c, n_chunks, indptr, indices, nbr_time, row_off, et_dense, et_src_type,
-                      type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, fanouts,
-                      strategy, base_seed, node_bound, edge_bound, group, node,
+                      type_et_ptr, type_et, type_offset, seeds, seed_type, seed_time, seed_key,
+                      fanouts, strategy, base_seed, node_bound, edge_bound, group, node,
                       ntype, hop, etype, esrc, edst, n_nodes, n_edges, n_start, e_start)
 
 
 def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
-           type_offset, seeds, seed_type, seed_time, fanouts, strategy, base_seed, node_bound,
-           edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
+           type_offset, seeds, seed_type, seed_time, seed_key, fanouts, strategy, base_seed,
+           node_bound, edge_bound, n_chunks, node, ntype, hop, etype, esrc, edst):
     """Sample every seed's temporal neighbourhood (``n_chunks`` parallel ranges of seeds).
 
     ``et_dense`` (from :func:`one_edge_rows`) marks the edge types whose rows hold exactly one
@@ -344,8 +362,9 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     entries: node global id, node type, hop; edge type, source and destination as positions
     inside the seed's own node list. Returns, per seed, the node and
     edge counts and where its nodes and edges start in the slot arrays. Seed ``s`` draws its
-    random numbers from ``base_seed``, its node (its id within its type) and its time: a seed's
-    sample does not depend on the other seeds of the call, nor on its position among them.
+    random numbers from ``base_seed``, ``seed_key[s]`` (uint64, naming its row) and its time: a
+    seed's sample does not depend on the other seeds of the call, nor on its position among
+    them.
     """
     n_seeds = seeds.shape[0]
     n_nodes = np.zeros(n_seeds, dtype=np.int64)
@@ -354,7 +373,8 @@ def sample(indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_pt
     e_start = np.zeros(n_seeds, dtype=np.int64)
     n_chunks = max(1, min(n_seeds, int(n_chunks)))
     args = (indptr, indices, nbr_time, row_off, et_dense, et_src_type, type_et_ptr, type_et,
-            type_offset, seeds, seed_type, seed_time, fanouts, np.int64(strategy),
+            type_offset, seeds, seed_type, seed_time,
+            np.asarray(seed_key, dtype=np.uint64), fanouts, np.int64(strategy),
             np.uint64(base_seed), np.int64(node_bound),
             np.int64(edge_bound),
             np.int64(max(1, min(MAX_GROUP, GROUP_SLOTS // max(int(node_bound), 1)))), node,

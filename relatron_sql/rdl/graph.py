@@ -19,7 +19,7 @@ import logging
 import numpy as np
 
 from ..errors import TrainError, bad_argument
-from ..kernels import csr_by_time, csr_stable, one_edge_rows, time_rank
+from ..kernels import csr_by_time, csr_stable, key_hashes, one_edge_rows, time_rank
 from ..schema import Schema, Table, read_schema
 from sqlglot import exp
 
@@ -79,6 +79,21 @@ class Graph:
         src = self.indices[span] - self.type_offset[self.type_id(edge_type[0])]
         return src, self.nbr_time[span]
 
+    def key_hash(self, node_type: str) -> np.ndarray:
+        """uint64 per node of ``node_type``, in node order: a hash of its primary key's text.
+        It names the row whatever rows are added beside it, where a local id moves when a row
+        with a smaller key is added (even one dated later); the sampler keys a seed's random
+        draws by it."""
+        cache = self.__dict__.setdefault("_key_hashes", {})
+        if node_type not in cache:
+            keys = np.ascontiguousarray(np.asarray(self.keys[node_type]).astype(str))
+            if len(keys) == 0:
+                cache[node_type] = np.zeros(0, dtype=np.uint64)
+            else:
+                codes = keys.view(np.uint32).reshape(len(keys), keys.dtype.itemsize // 4)
+                cache[node_type] = key_hashes(codes)
+        return cache[node_type]
+
     def locate(self, node_type: str, ids: np.ndarray) -> np.ndarray:
         """Local node ids of primary-key values ``ids`` (compared as strings); -1 if absent."""
         keys = self.keys[node_type]
@@ -114,14 +129,18 @@ def _as_int64(values) -> np.ndarray:
 def _epoch_us(t: Table, alias: str = SRC) -> exp.Expression:
     """Epoch microseconds of ``t``'s time column (qualified by ``alias``). A nanosecond time is
     rounded up to the next microsecond: a row 400 ns after an anchor (which has microseconds)
-    stays after it."""
+    stays after it. ``-infinity``, which ``epoch_us`` leaves NULL, is ``STATIC`` (before every
+    anchor, as SQL's ``<=`` has it); ``infinity`` stays NULL (never visible)."""
     c = column(t.time_column, alias)
     us = exp.func("epoch_us", exp.cast(c, "TIMESTAMP"))
-    if t.column(t.time_column).dtype.upper() != "TIMESTAMP_NS":
-        return us
-    ns = exp.DataType.build("TIMESTAMP_NS", dialect="duckdb")
-    rounded_down = exp.LT(this=exp.cast(exp.cast(c.copy(), "TIMESTAMP"), ns), expression=c.copy())
-    return exp.Add(this=us, expression=exp.cast(rounded_down, "BIGINT"))
+    if t.column(t.time_column).dtype.upper() == "TIMESTAMP_NS":
+        ns = exp.DataType.build("TIMESTAMP_NS", dialect="duckdb")
+        rounded_down = exp.LT(this=exp.cast(exp.cast(c.copy(), "TIMESTAMP"), ns),
+                              expression=c.copy())
+        us = exp.Add(this=us, expression=exp.cast(rounded_down, "BIGINT"))
+    minus_infinity = exp.EQ(this=exp.cast(c.copy(), "TIMESTAMP"),
+                            expression=exp.cast(exp.Literal.string("-infinity"), "TIMESTAMP"))
+    return exp.Case().when(minus_infinity, exp.Literal.number(int(STATIC))).else_(us)
 
 
 def node_times(con, t: Table) -> np.ndarray:

@@ -110,8 +110,9 @@ class Batches:
     ``seed`` keys the sampler's random draws, so runs are reproducible. With ``shuffle``
     (training) the seeds are permuted with the same key and batch ``b`` draws with
     ``seed * 100003 + b``, so an epoch's batches differ; without it (scoring) every batch draws
-    with ``seed * 100003``, and since the sampler keys each seed's draws by its node and time,
-    a row's prediction does not depend on the other rows scored with it.
+    with ``seed * 100003``, and since the sampler keys each seed's draws by its primary key and
+    time, a row's prediction does not depend on the other rows scored with it (nor does the
+    network: a convolution runs for every destination type, edges or not).
     """
 
     def __init__(self, sampler: NeighborSampler, features: dict[str, TableFeatures],

@@ -110,8 +110,9 @@ class RDLNet(nn.Module):
                 ei = store.edge_index
                 if trim:
                     ei = ei[:, :_prefix(store.hop_ptr, reach)]
-                if ei.numel() == 0:
-                    continue
+                # run even without edges: the convolution's root term and bias still apply to
+                # every node of the destination type, so a node's state does not depend on
+                # whether other seeds in its batch brought edges of this type
                 m = conv((h[e[0]], h[e[2]][:keep[e[2]]]), ei)
                 msgs[e[2]] = m if e[2] not in msgs else msgs[e[2]] + m
             h = {t: torch.relu(norms[self.type_key[t]](x[:keep[t]] + msgs[t])) if t in msgs

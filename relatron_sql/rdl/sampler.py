@@ -97,6 +97,7 @@ class NeighborSampler:
         node_bound, edge_bound = self.bounds(t)
         seeds = nodes + g.type_offset[t]
         seed_type = np.full(len(seeds), t, dtype=np.int64)
+        seed_key = g.key_hash(node_type)[nodes]
         group = max(1, min(len(seeds), WORK_SLOTS // node_bound))
         parts = []
         with self._lock:
@@ -105,7 +106,7 @@ class NeighborSampler:
                 b = min(a + group, len(seeds))
                 counts = sample(g.indptr, g.indices, g.nbr_time, g.row_off, g.et_dense,
                                 g.et_src_type, g.type_et_ptr, g.type_et, g.type_offset, seeds[a:b],
-                                seed_type[a:b], times[a:b], self.fanouts,
+                                seed_type[a:b], times[a:b], seed_key[a:b], self.fanouts,
                                 STRATEGIES[self.strategy], np.uint64(seed % 2**63),
                                 node_bound, edge_bound, self.threads, *work)
                 parts.append(compact(*work, *counts, self.threads))

@@ -62,7 +62,8 @@ def run(g, seeds, seed_type, times, fanouts, strategy, base_seed=0, threads=None
     counts = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"], et_dense,
                     g["et_src_type"], g["type_et_ptr"], g["type_et"], g["type_offset"],
                     np.asarray(seeds, dtype=np.int64), np.asarray(seed_type, dtype=np.int64),
-                    np.asarray(times, dtype=np.int64), fanouts, STRATEGIES[strategy],
+                    np.asarray(times, dtype=np.int64),
+                    np.asarray(seeds, dtype=np.uint64), fanouts, STRATEGIES[strategy],
                     np.uint64(base_seed), bound, bound, threads or numba.get_num_threads(),
                     *work)
     return compact(*work, *counts)
@@ -201,7 +202,8 @@ def test_compact_in_chunks_packs_the_same(n_chunks):
     counts = sample(g["indptr"], g["indices"], g["nbr_time"], g["row_off"],
                     np.full(2, -1, dtype=np.int64), g["et_src_type"], g["type_et_ptr"],
                     g["type_et"], g["type_offset"], seeds, np.zeros(50, dtype=np.int64),
-                    rng.integers(0, 110, 50), np.array([4, 3]), STRATEGIES["uniform"],
+                    rng.integers(0, 110, 50), seeds.astype(np.uint64), np.array([4, 3]),
+                    STRATEGIES["uniform"],
                     np.uint64(1), bound, bound, 2, *work)
     one = compact(*work, *counts)
     for x, y in zip(one, compact(*work, *counts, n_chunks)):

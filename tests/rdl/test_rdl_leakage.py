@@ -85,6 +85,27 @@ def test_planted_future_rows_change_no_sample(gen_con, strategy):
     assert before == after
 
 
+@pytest.mark.parametrize("strategy", ["uniform", "last"])
+def test_planted_future_entity_rows_with_smaller_keys_change_no_sample(gen_con, strategy):
+    """Uniform draws were keyed by a seed's id within its table, its rank in key order: users
+    signed up after every seed's time, with keys below all others, moved every seed's rank and
+    so its sample."""
+    g = graph_for(gen_con, "users")
+    rng = np.random.default_rng(4)
+    nodes = rng.integers(0, g.num_nodes("users"), 100)
+    times = rng.integers(epoch_us(dt.datetime(2020, 3, 1)), epoch_us(dt.datetime(2020, 8, 1)),
+                         100)
+    before = keyed(g, NeighborSampler(g, [8, 4], strategy).sample("users", nodes, times, 5))
+    keys = g.keys["users"][nodes]
+    gen_con.execute("INSERT INTO users SELECT -user_id, group_id, TIMESTAMP '2030-01-01', age, "
+                    "segment FROM users")
+    g2 = build_graph(gen_con, g.node_types)
+    nodes2 = g2.locate("users", keys)
+    assert not np.array_equal(nodes2, nodes)   # every seed's rank moved
+    after = keyed(g2, NeighborSampler(g2, [8, 4], strategy).sample("users", nodes2, times, 5))
+    assert before == after
+
+
 def test_splitting_seeds_into_kernel_calls_changes_nothing(gen_con, monkeypatch):
     import relatron_sql.rdl.sampler as sampler_module
     g = graph_for(gen_con, "users")
@@ -241,3 +262,15 @@ def test_a_nanosecond_time_just_after_an_anchor_stays_after_it(gen_con):
     out = NeighborSampler(g, [-1], "last").sample("users", user, np.array([t_us]))
     sampled = set(g.keys["orders"][out.node[out.node_type == g.type_id("orders")] - orders])
     assert "999998" in sampled and "999999" not in sampled
+
+
+def test_a_row_dated_minus_infinity_is_visible_at_every_anchor(gen_con):
+    """SQL's t <= anchor holds for -infinity; epoch_us gave NULL, read as never visible."""
+    gen_con.execute("UPDATE orders SET time = '-infinity' WHERE order_id = (SELECT MIN(order_id) "
+                    "FROM orders)")
+    g = graph_for(gen_con, "users")
+    first = gen_con.execute("SELECT user_id FROM orders WHERE isinf(time)").fetchall()[0][0]
+    node = g.locate("users", np.array([str(first)]))
+    out = NeighborSampler(g, [50], "last").sample(
+        "users", node, np.array([epoch_us(dt.datetime(2019, 1, 1))]), 0)
+    assert out.node_type.tolist().count(g.type_id("orders")) == 1

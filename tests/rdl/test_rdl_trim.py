@@ -59,3 +59,30 @@ def test_a_batch_without_hop_counts_runs_in_full(gen_con):
         for store in data.node_stores + data.edge_stores:
             del store.hop_ptr
         assert torch.allclose(net(data), want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("conv", ["sage", "gat"])
+@pytest.mark.parametrize("layers,fanouts", [(2, [8, 4]), (3, [6, 4, 3])])
+def test_a_seeds_output_does_not_depend_on_its_batch(gen_con, conv, layers, fanouts):
+    """A convolution over an edge type the batch held no edge of was skipped, and with it its
+    root term and bias for every node of the destination type: a user with no orders yet was
+    scored one way alone and another beside users with orders."""
+    g, feats, dims = setup(gen_con)
+    at = epoch_us(np.datetime64("2020-03-01"))
+    idle = int(np.flatnonzero(g.node_time[g.type_offset[g.type_id("users")]:][
+        :g.num_nodes("users")] <= at)[0])
+    nodes = np.array([idle, *range(20)])
+    times = np.full(len(nodes), epoch_us(np.datetime64("2020-09-01")))
+    times[0] = at
+    torch.manual_seed(0)
+    net = RDLNet(g.node_types, g.edge_types, dims, "users", 3, 1, channels=16,
+                 layers=layers, conv=conv).eval()
+    sampler = NeighborSampler(g, fanouts, "last")
+
+    def scores(which):
+        out = sampler.sample("users", nodes[which], times[which], seed=2)
+        with torch.no_grad():
+            return net(to_hetero(g, feats, out, hist=np.zeros((len(which), 3))))[:, 0]
+    together = scores(np.arange(len(nodes)))
+    for i in (0, 1, 5):
+        assert torch.allclose(scores(np.array([i])), together[i:i + 1], atol=1e-5)
