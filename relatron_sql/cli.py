@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import pathlib
+import re
 import sys
 import time
 import zipfile
@@ -55,6 +56,14 @@ def _read_text(flag: str, file: str) -> str:
         raise RelatronError(f"{flag}: cannot read {file}: not UTF-8 text") from None
 
 
+class _InOrder(argparse.Action):
+    """-c and -f append (flag, value) to one list, so they run in the order given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        flag = "-c" if option_string in ("-c", "--command") else "-f"
+        setattr(namespace, self.dest, [*getattr(namespace, self.dest), (flag, values)])
+
+
 def _storage_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latest-storage", action="store_true",
                         help="create a new database in DuckDB 2's storage format (DuckDB 1.x "
@@ -70,9 +79,9 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sql", help="run SQL with the Relatron functions and print the results")
     s.add_argument("database", help="DuckDB file (created when missing) or :memory:")
-    s.add_argument("-c", "--command", dest="commands", action="append", default=[],
-                   metavar="SQL", help="SQL to run (repeatable)")
-    s.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+    s.add_argument("-c", "--command", dest="sources", action=_InOrder, default=[],
+                   metavar="SQL", help="SQL to run (repeatable; -c and -f run in the order given)")
+    s.add_argument("-f", "--file", dest="sources", action=_InOrder, default=[], metavar="FILE",
                    help="file of SQL statements to run (repeatable)")
     s.add_argument("--csv", action="store_true", help="print results as CSV")
     s.add_argument("--mode", choices=("box", "csv", "line", "list", "markdown", "json"),
@@ -123,15 +132,16 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_sql(args) -> int:
     from .shell import Shell
 
-    texts = list(args.commands) + [_read_text("-f", file) for file in args.files]
+    # every file is read before the database opens, so a bad -f creates nothing
+    texts = [value if flag == "-c" else _read_text("-f", value) for flag, value in args.sources]
     con = open_database(args.database, args.latest_storage)
     try:
         mode = "csv" if args.csv else (args.mode or "box")
         shell = Shell(con, mode=mode, timer=args.timer)
         if not texts:
             texts.append(sys.stdin.read())
-        for text in texts:
-            shell.feed(text.splitlines())
+        for text in texts:   # the first error stops the run, as it would a script
+            shell.feed(text.splitlines(), stop_on_error=True)
             if shell.errors:
                 break
         return 1 if shell.errors else 0
@@ -154,11 +164,14 @@ def cmd_shell(args) -> int:
 def cmd_report(args) -> int:
     from . import report
 
-    out = pathlib.Path(args.out or f"report-{args.name}.html")
+    # a task name is any text: the default file name keeps it to one plain file in this folder
+    safe = re.sub(r"[^\w.-]+", "_", args.name).lstrip(".") or "task"
+    out = pathlib.Path(args.out or f"report-{safe}.html")
     if args.database != ":memory:" and not pathlib.Path(args.database).exists():
         print(f"Error: argument 'database': no file {args.database!r}", file=sys.stderr)
         return 1
-    con = open_database(args.database)
+    # a report only reads: the database is not changed, nor locked against writers' opening
+    con = open_database(args.database, read_only=args.database != ":memory:")
     try:
         report.write(con, args.name, out)
     except OSError as e:

@@ -185,20 +185,19 @@ def _trials(con, name: str, model: dict) -> list[dict]:
                        [name, model["created_at"]]).fetchall()
     if not runs:
         return []
-    rows = con.execute("SELECT trial, epoch, family, config, train_loss, val_metric, seconds "
-                       "FROM relatron.trials WHERE name = ? AND run_id = ? ORDER BY trial, "
-                       "epoch NULLS FIRST, created_at", [name, runs[0][0]]).fetchall()
+    rows = con.execute("SELECT trial, epoch, family, config, train_loss, val_metric, seconds, "
+                       "created_at FROM relatron.trials WHERE name = ? AND run_id = ? ORDER BY "
+                       "family, trial, epoch NULLS FIRST, created_at", [name, runs[0][0]]).fetchall()
     return [{"trial": r[0], "epoch": r[1], "family": r[2], "config": json.loads(r[3] or "null"),
-             "train_loss": r[4], "val_metric": r[5], "seconds": r[6]} for r in rows]
+             "train_loss": r[4], "val_metric": r[5], "seconds": r[6], "created_at": r[7]}
+            for r in rows]
 
 
-def _features(con, name: str, version: int, top: int) -> list[dict]:
-    rows = con.execute("SELECT feature, importance, description, sql FROM relatron.features "
-                       "WHERE name = ? AND version = ? ORDER BY importance DESC NULLS LAST, "
-                       "feature", [name, version]).fetchall()
-    total = sum(r[1] or 0.0 for r in rows) or 1.0
-    return [{"feature": r[0], "importance": r[1], "share": (r[1] or 0.0) / total,
-             "description": r[2], "sql": r[3]} for r in rows[:top]]
+def _features(con, name: str, top: int) -> list[dict]:
+    """The active model's top features, with the shares and warning ``explain`` gives: shares
+    of the positive importances, so a source the model does better without (RDL's permutation
+    importance below 0) shows none."""
+    return models.explain(con, name)[:top]
 
 
 def gather(con, name: str, top_features: int = 15) -> dict:
@@ -213,7 +212,7 @@ def gather(con, name: str, top_features: int = 15) -> dict:
     baseline = {split: models.baseline_metrics(con, task, models.split_rows(con, task, split))
                 for split in ("val", "test")}
     return {"task": task, "model": model, "trials": _trials(con, name, model),
-            "features": _features(con, name, model["version"], top_features),
+            "features": _features(con, name, top_features),
             "labels": np.asarray(rows.label, dtype=float), "predicted": predicted,
             "baseline": baseline}
 
@@ -244,6 +243,8 @@ def _summary(data: dict) -> str:
     better = "higher is better" if task.higher_is_better else "lower is better"
 
     def card(label, value, ident):
+        if value is not None and not math.isfinite(float(value)):
+            value = None   # e.g. AUROC of a baseline whose scores are all one value
         shown = "–" if value is None else f"{value:.4f}"
         attr = "" if value is None else f' data-value="{float(value)!r}"'
         return (f'<div class="card" id="{ident}"><div class="label">{_e(label)}</div>'
@@ -296,44 +297,64 @@ def _routing(data: dict) -> str:
 
 
 def _per_trial(trials: list[dict], higher_is_better: bool) -> list[dict]:
-    """One row per trial: its best epoch (or its only row) by validation metric."""
-    out: dict[int, dict] = {}
+    """One row per trial of each family (auto mode numbers each family's trials from 0): its
+    best epoch, or its only row, by validation metric; in the order the trials started."""
+    out: dict[tuple, dict] = {}
+    started: dict[tuple, object] = {}
     for t in trials:
+        key = (t["family"], t["trial"])
+        if t["created_at"] is not None:
+            started[key] = min(started.get(key, t["created_at"]), t["created_at"])
         v = t["val_metric"]
         if v is None:
             continue
-        seen = out.get(t["trial"])
+        seen = out.get(key)
         if seen is None or (v > seen["val_metric"] if higher_is_better
                             else v < seen["val_metric"]):
-            out[t["trial"]] = t
-    return [out[k] for k in sorted(out)]
+            out[key] = t
+    return sorted(out.values(), key=lambda t: (started.get((t["family"], t["trial"])) is None,
+                                                started.get((t["family"], t["trial"])) or 0,
+                                                str(t["family"]), t["trial"]))
 
 
 def _search(data: dict) -> str:
     task = data["task"]
     per_trial = _per_trial(data["trials"], task.higher_is_better)
     if not per_trial:
-        return _section("search", "Search history", "<p>No trial was recorded.</p>")
-    xs = [t["trial"] for t in per_trial]
+        said = (f"The run's {len({(t['family'], t['trial']) for t in data['trials']})} trial(s) "
+                "recorded no validation score." if data["trials"] else "No trial was recorded.")
+        return _section("search", "Search history", f"<p>{said}</p>")
+    names = list(dict.fromkeys(t["family"] for t in per_trial))
+    if len(names) == 1:
+        xs, x_label = [t["trial"] for t in per_trial], "trial"
+    else:   # each family numbers its own trials: plot them in the order they ran
+        xs, x_label = list(range(len(per_trial))), "trial, in the order run"
     ys = [t["val_metric"] for t in per_trial]
     best, running = [], None
     for v in ys:
         if running is None or (v > running if task.higher_is_better else v < running):
             running = v
         best.append(running)
-    plot = Plot(xs, ys, width=1040, height=280, x_label="trial",
+    plot = Plot(xs, ys, width=1040, height=280, x_label=x_label,
                 y_label=f"validation {task.metric}", title=f"Validation {task.metric} per trial",
                 x_ticks=_nice_ticks(min(xs), max(xs)) if len(xs) > 8 else sorted(set(xs)))
     plot.line(xs, best, PALETTE[1], label="best so far", dash="5 3")
-    plot.points(xs, ys, PALETTE[0], radius=4, label="trial")
+    for i, family in enumerate(names):
+        mine = [(x, t["val_metric"]) for x, t in zip(xs, per_trial) if t["family"] == family]
+        plot.points([x for x, _ in mine], [y for _, y in mine],
+                    PALETTE[0] if i == 0 else PALETTE[(i + 1) % len(PALETTE)], radius=4,
+                    label="trial" if len(names) == 1 else f"{family} trial")
     ranked = sorted(per_trial, key=lambda t: t["val_metric"], reverse=task.higher_is_better)
-    rows = "".join(f"<tr>{_num(int(t['trial']))}{_num(t['val_metric'])}"
-                   f"{_num(t['train_loss'])}{_num(t['seconds'], 2)}<td><code>"
-                   f"{_e(_varying(t['config'], per_trial))}</code></td></tr>"
+
+    def same(t):   # a trial's settings are compared with its own family's
+        return [u for u in per_trial if u["family"] == t["family"]]
+    rows = "".join(f"<tr>{_num(int(t['trial']))}<td>{_e(t['family'])}</td>"
+                   f"{_num(t['val_metric'])}{_num(t['train_loss'])}{_num(t['seconds'], 2)}"
+                   f"<td><code>{_e(_varying(t['config'], same(t)))}</code></td></tr>"
                    for t in ranked[:10])
-    table = ('<table class="grid" id="trials-table"><tr><th>trial</th><th>validation '
-             f'{_e(task.metric)}</th><th>train loss</th><th>seconds</th><th>config</th></tr>'
-             f'{rows}</table>')
+    table = ('<table class="grid" id="trials-table"><tr><th>trial</th><th>family</th>'
+             f'<th>validation {_e(task.metric)}</th><th>train loss</th><th>seconds</th>'
+             f'<th>config</th></tr>{rows}</table>')
     return _section("search", "Search history", f'<div class="plot">{plot.svg()}</div>{table}',
                     f"{len(per_trial)} trial(s) in the run that produced this model, each at its "
                     "best epoch; the table lists the best ten.")
@@ -358,27 +379,30 @@ def _curves(data: dict) -> str:
     if not epochs:
         return _section("curves", "Learning curves", f"<p>The {_e(data['model']['family'])} "
                         "family trains without epochs: no learning curve to show.</p>")
-    by_trial: dict[int, list[dict]] = {}
+    by_trial: dict[tuple, list[dict]] = {}
     for t in epochs:
-        by_trial.setdefault(t["trial"], []).append(t)
+        by_trial.setdefault((t["family"], t["trial"]), []).append(t)
     last = {k: v[-1]["val_metric"] for k, v in by_trial.items() if v[-1]["val_metric"] is not
             None}
     order = sorted(last, key=lambda k: last[k], reverse=task.higher_is_better)[:6]
     order = order or list(by_trial)[:6]
+    shown = [t for k in order for t in by_trial[k]]
     xs = [t["epoch"] for t in epochs]
-    val_plot = Plot(xs, [t["val_metric"] for t in epochs if t["trial"] in order],
-                    x_label="epoch", y_label=f"validation {task.metric}",
+    val_plot = Plot(xs, [t["val_metric"] for t in shown], x_label="epoch",
+                    y_label=f"validation {task.metric}",
                     title=f"Validation {task.metric} per epoch")
-    loss_values = [t["train_loss"] for t in epochs if t["trial"] in order]
+    loss_values = [t["train_loss"] for t in shown]
     loss_plot = Plot(xs, loss_values, x_label="epoch", y_label="training loss",
                      title="Training loss per epoch")
+    several = len({k[0] for k in by_trial}) > 1
     for i, k in enumerate(order):
         series = by_trial[k]
         color = PALETTE[i % len(PALETTE)]
+        label = f"{k[0]} trial {k[1]}" if several else f"trial {k[1]}"
         val_plot.line([t["epoch"] for t in series], [t["val_metric"] for t in series], color,
-                      label=f"trial {k}", points=True)
+                      label=label, points=True)
         loss_plot.line([t["epoch"] for t in series], [t["train_loss"] for t in series], color,
-                       label=f"trial {k}")
+                       label=label)
     body = f'<div class="plots"><div class="plot">{val_plot.svg()}</div>'
     if any(v is not None for v in loss_values):
         body += f'<div class="plot">{loss_plot.svg()}</div>'
@@ -406,8 +430,8 @@ def _features_section(data: dict) -> str:
              '<col style="width:36%"></colgroup><tr><th>feature</th><th>importance</th>'
              '<th>share</th><th>description</th><th>SQL</th></tr>' + "".join(rows) + "</table>")
     note = ""
-    if feats[0]["share"] > 0.5 and len(feats) > 1:
-        note = ("The first feature holds most of the importance: check it for leakage.")
+    if feats[0]["warning"]:
+        note = "The first feature holds most of the importance: check it for leakage."
     return _section("features", "Top features", table, note)
 
 

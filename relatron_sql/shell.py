@@ -520,11 +520,13 @@ class Shell:
             buffer.clear()
             self.run_sql(text)
 
-    def feed(self, lines: Iterable[str]) -> None:
-        """Run lines as the shell would read them (dot-commands alone on a line)."""
+    def feed(self, lines: Iterable[str], stop_on_error: bool = False) -> None:
+        """Run lines as the shell would read them (dot-commands alone on a line); with
+        ``stop_on_error``, nothing after the first failing statement or command runs."""
         buffer: list[str] = []
+        errors = self.errors
         for line in lines:
-            if self.done:
+            if self.done or (stop_on_error and self.errors > errors):
                 return
             self.take(buffer, line)
         if "\n".join(buffer).strip():

@@ -12,7 +12,8 @@ import relatron_sql
 from relatron_sql import cli, families, models
 from relatron_sql.errors import TrainError
 from relatron_sql.task import load_task
-from relatron_sql.testing import make_database
+from relatron_sql.task import create_task
+from relatron_sql.testing import ACTIVE_SQL, make_database
 
 RELATRON = [sys.executable, "-m", "relatron_sql.cli"]
 
@@ -68,6 +69,25 @@ def test_sql_names_the_file_flag_and_creates_no_database(tmp_path):
     run = _run("sql", tmp_path / "new.duckdb", "-c", "SELECT 1", "-f", tmp_path)
     assert run.returncode == 1 and run.stderr.startswith(f"Error: -f: cannot read {tmp_path}:")
     assert not (tmp_path / "new.duckdb").exists()
+
+
+def test_sql_runs_commands_and_files_in_order_and_stops_at_the_first_error(tmp_path):
+    db = tmp_path / "o.duckdb"
+    make = tmp_path / "make.sql"
+    make.write_text("CREATE TABLE t AS SELECT 7 AS v;\n")
+    run = _run("sql", db, "-f", make, "-c", "SELECT v FROM t", "--mode", "list")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["v", "7"]
+    # an error mid-file stops the statements after it, in that file and those after it
+    script = tmp_path / "bad.sql"
+    script.write_text("CREATE TABLE a AS SELECT 1 AS x;\nSELECT * FROM missing_table;\n"
+                      "CREATE TABLE b AS SELECT 2 AS x;\n")
+    run = _run("sql", db, "-f", script, "-c", "CREATE TABLE c AS SELECT 3 AS x")
+    assert run.returncode == 1 and "missing_table" in run.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.close()
+    assert "a" in tables and not tables & {"b", "c"}
 
 
 def test_new_databases_are_readable_by_duckdb_1_unless_told(tmp_path):
@@ -187,6 +207,39 @@ def test_report_command(generated, tmp_path):
     run = _run("report", tmp_path / "missing.duckdb", "user-active")
     assert run.returncode == 1 and "'database'" in run.stderr
     assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_report_only_reads_and_names_its_default_file_safely(generated, tmp_path):
+    import hashlib
+    import shutil
+    db = tmp_path / "r.duckdb"
+    shutil.copy(generated, db)
+    con = relatron_sql.connect(str(db))
+    task = load_task(con, "user-active")
+    create_task(con, "ops/active", "users", ACTIVE_SQL, kind="binary", horizon=task.horizon,
+                val_timestamp=task.val_timestamp, test_timestamp=task.test_timestamp)
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    run = subprocess.run(RELATRON + ["report", str(db), "ops/active"], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 1 and "no trained model" in run.stderr
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    con = relatron_sql.connect(str(db))
+    models.train(con, "ops/active", family="baseline")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    run = subprocess.run(RELATRON + ["report", str(db), "ops/active"], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "report-ops_active.html").exists() and not (tmp_path / "report-ops").exists()
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    # a plain DuckDB file gets no registry from a report
+    plain = tmp_path / "plain.duckdb"
+    duckdb.connect(str(plain)).close()
+    before = hashlib.sha256(plain.read_bytes()).hexdigest()
+    run = _run("report", plain, "x", "--out", tmp_path / "x.html")
+    assert run.returncode == 1 and "'name'" in run.stderr
+    assert hashlib.sha256(plain.read_bytes()).hexdigest() == before
 
 
 # -- choosing a family when some are not installed ----------------------------------------

@@ -185,3 +185,54 @@ def test_report_unknown_task_and_untrained(tmp_path):
         report.write(con, "user-active", tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
     assert con.execute("SELECT COUNT(*) FROM relatron.models").fetchall()[0][0] == 0
+
+
+def test_report_shares_match_explain_and_a_negative_importance_shows_none(trained, tmp_path):
+    # RDL's permutation importance is below 0 for a source the model does better without
+    version = trained.execute("SELECT version FROM relatron.models WHERE name = 'user-active' "
+                              "AND active").fetchall()[0][0]
+    trained.execute("UPDATE relatron.features SET importance = -0.5 WHERE name = 'user-active' "
+                    "AND version = ? AND feature = 'users.age'", [version])
+    page = report.write(trained, "user-active", tmp_path / "n.html").read_text()
+    feats = _section(page, "features")
+    widths = [float(w) for w in re.findall(r'<rect width="([^"]+)"', feats)]
+    assert widths == [90.0, 0.0]
+    shares = re.findall(r"</svg> ([0-9.]+)%", feats)
+    explained = {e["feature"]: e["share"] for e in models.explain(trained, "user-active")}
+    assert [float(s) for s in shares] == [pytest.approx(100 * explained["history_mean"]),
+                                          pytest.approx(100 * explained["users.age"])]
+    assert shares == ["100.0", "0.0"] and "check it for leakage" in feats
+
+
+def test_report_keeps_each_familys_trials_apart(trained, tmp_path):
+    # auto mode runs two families in one run, each numbering its trials from 0
+    trained.execute("INSERT INTO relatron.trials SELECT name, run_id, 'other', trial, epoch, "
+                    "config, train_loss, val_metric - 0.5, seconds, created_at + INTERVAL 1 "
+                    "SECOND FROM relatron.trials WHERE name = 'user-active'")
+    trained.execute("UPDATE relatron.trials SET created_at = created_at - INTERVAL 1 HOUR WHERE "
+                    "name = 'user-active'")
+    page = report.write(trained, "user-active", tmp_path / "f.html").read_text()
+    search = _section(page, "search")
+    n = trained.execute("SELECT COUNT(DISTINCT (family, trial)) FROM relatron.trials WHERE "
+                        "name = 'user-active'").fetchall()[0][0]
+    assert n == 4 and f"{n} trial(s)" in search
+    table = re.search(r'id="trials-table">(.*?)</table>', search, re.S).group(1)
+    assert table.count("<td>epochs</td>") == 2 and table.count("<td>other</td>") == 2
+    assert "trial, in the order run" in search and "other trial" in search
+    curves = _section(page, "curves")
+    assert "other trial 0" in curves and "epochs trial 0" in curves
+
+
+def test_report_without_scores_says_so(trained, tmp_path):
+    trained.execute("UPDATE relatron.trials SET val_metric = NULL WHERE name = 'user-spend'")
+    page = report.write(trained, "user-spend", tmp_path / "s.html").read_text()
+    assert "trial(s) recorded no validation score" in _section(page, "search")
+
+
+def test_report_card_of_an_undefined_metric_is_a_dash(trained):
+    data = report.gather(trained, "user-active")
+    metric = data["task"].metric
+    data["baseline"]["test"][metric] = float("nan")
+    page = report.render(data)
+    card = re.search(r'id="card-baseline".*?<div class="big"([^>]*)>([^<]*)<', page, re.S)
+    assert card.groups() == ("", "–") and ">nan<" not in page
