@@ -83,8 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="SQL", help="SQL to run (repeatable; -c and -f run in the order given)")
     s.add_argument("-f", "--file", dest="sources", action=_InOrder, default=[], metavar="FILE",
                    help="file of SQL statements to run (repeatable)")
-    s.add_argument("--csv", action="store_true", help="print results as CSV")
-    s.add_argument("--mode", choices=("box", "csv", "line", "list", "markdown", "json"),
+    fmt = s.add_mutually_exclusive_group()   # --csv is short for --mode csv
+    fmt.add_argument("--csv", action="store_true", help="print results as CSV")
+    fmt.add_argument("--mode", choices=("box", "csv", "line", "list", "markdown", "json"),
                    help="result format (default: box)")
     s.add_argument("--timer", action="store_true", help="print each statement's run time")
     _storage_flag(s)

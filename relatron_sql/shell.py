@@ -26,12 +26,19 @@ import duckdb
 
 from . import progress as progress_mod
 
+# the user's tables and views in the current database (views as the SQL that made them)
+_RELATIONS = ("SELECT schema_name, table_name AS name, sql FROM duckdb_tables() WHERE NOT "
+              "internal AND database_name = current_database() UNION ALL SELECT schema_name, "
+              "view_name, sql FROM duckdb_views() WHERE NOT internal AND database_name = "
+              "current_database()")
 MODES = ("box", "csv", "line", "list", "markdown", "json")
 _SHOWN = {"SELECT", "PRAGMA", "EXPLAIN", "CALL", "EXECUTE", "RELATION", "MULTI", "ANALYZE"}
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
 _UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF:\s*")
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z ]*?(?:Error|Exception|Interrupt)):\s*")
+_DOLLAR = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_RETURNING = re.compile(r"\bRETURNING\b", re.I)
 _NAMED_BEFORE = re.compile(r"(\w+)\s*:=\s*$")
 _MACRO_ARGS = re.compile(r"Macro (relatron_\w+)\(\) does not support the supplied arguments")
 
@@ -134,7 +141,8 @@ def _unknown_argument(name: str, sql: str | None) -> str | None:
 
 # -- statements ---------------------------------------------------------------------------
 def is_complete(text: str) -> bool:
-    """Whether ``text`` ends with a ``;`` outside quotes and comments."""
+    """Whether ``text`` ends with a ``;`` outside quotes (``'``, ``"``, ``$tag$``) and
+    comments."""
     quote = None
     last = ""
     i, n = 0, len(text)
@@ -148,6 +156,13 @@ def is_complete(text: str) -> bool:
         if ch in "'\"":
             quote = ch
             last = ch
+        elif ch == "$" and (m := _DOLLAR.match(text, i)) and not (
+                i and (text[i - 1].isalnum() or text[i - 1] == "_")):
+            j = text.find(m.group(0), m.end())
+            if j < 0:
+                return False
+            i, last = j + len(m.group(0)), "$"
+            continue
         elif text.startswith("--", i):
             j = text.find("\n", i)
             i = n if j < 0 else j
@@ -189,6 +204,32 @@ def interval_cell(months: int, days: int, nanoseconds: int) -> str:
     return " ".join(parts)
 
 
+def _returns_rows(kind: str, text: str, result) -> bool:
+    """Whether an INSERT, UPDATE or DELETE has a RETURNING clause whose rows are the result
+    (without one, DuckDB's result is the count of rows changed, which the shell does not show)."""
+    names, types, _ = result
+    return (kind in ("INSERT", "UPDATE", "DELETE") and bool(_RETURNING.search(text))
+            and (list(names), list(types)) != (["Count"], ["BIGINT"]))
+
+
+def _json_value(value):
+    """A cell as JSON: numbers, text, booleans and NULL as such (NaN and infinities, which JSON
+    cannot write, as null); lists and structs nested; anything else as the shell writes it."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, decimal.Decimal):   # a number, as DuckDB's JSON writes it
+        value = float(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "months") and hasattr(value, "nanoseconds"):   # an interval: a tuple
+        return _cell(value)
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return _cell(value)
+
+
 def _cell(value) -> str:
     if value is None:
         return "NULL"
@@ -226,7 +267,8 @@ def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequ
                            for v in row] for row in rows])
         return out.getvalue().rstrip("\n")
     if mode == "json":
-        return json.dumps([dict(zip(names, row)) for row in rows], default=str, indent=1)
+        return json.dumps([{n: _json_value(v) for n, v in zip(names, row)} for row in rows],
+                          indent=1, allow_nan=False)
     if mode == "box":
         total = len(rows)
         if total > max_rows:   # format only what is shown: results may be large
@@ -338,6 +380,7 @@ class Shell:
         self.errors = 0
         self.progress = progress
         self.done = False
+        self.reading: list[pathlib.Path] = []   # the .read files open, outermost first
 
     # output
     def say(self, text: str) -> None:
@@ -377,7 +420,7 @@ class Shell:
             return False
         finally:
             self._restore_interrupt(previous)
-        if result is not None and kind in _SHOWN:
+        if result is not None and (kind in _SHOWN or _returns_rows(kind, text, result)):
             names, types, rows = result
             self.say(format_table(names, types, rows, self.mode, self.max_rows))
         if self.timer:
@@ -433,10 +476,8 @@ class Shell:
 
     def _dot_tables(self, args):
         rows = self.con.execute(
-            "SELECT CASE WHEN schema_name = 'main' THEN table_name ELSE schema_name || '.' || "
-            "table_name END FROM duckdb_tables() WHERE NOT internal AND database_name = "
-            "current_database() ORDER BY schema_name <> 'main', schema_name, table_name"
-        ).fetchall()
+            "SELECT CASE WHEN schema_name = 'main' THEN name ELSE schema_name || '.' || name END "
+            f"FROM ({_RELATIONS}) ORDER BY schema_name <> 'main', schema_name, name").fetchall()
         names = [r[0] for r in rows]
         if names:
             width = max(len(n) for n in names) + 2
@@ -449,16 +490,15 @@ class Shell:
             parts = args[0].split(".")
             table, schema = parts[-1], parts[0] if len(parts) > 1 else None
             rows = self.con.execute(
-                "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND (? IS NULL OR "
-                "schema_name = ?) AND database_name = current_database()",
+                f"SELECT sql FROM ({_RELATIONS}) WHERE lower(name) = lower(?) AND (? IS NULL "
+                "OR lower(schema_name) = lower(?)) ORDER BY schema_name <> 'main', schema_name",
                 [table, schema, schema]).fetchall()
             if not rows:
-                self.fail(f"Error: no table {args[0]!r}; .tables lists them")
+                self.fail(f"Error: no table or view {args[0]!r}; .tables lists them")
                 return
         else:
-            rows = self.con.execute("SELECT sql FROM duckdb_tables() WHERE NOT internal AND "
-                                    "database_name = current_database() ORDER BY schema_name "
-                                    "<> 'main', schema_name, table_name").fetchall()
+            rows = self.con.execute(f"SELECT sql FROM ({_RELATIONS}) ORDER BY schema_name <> "
+                                    "'main', schema_name, name").fetchall()
         for (sql,) in rows:
             self.say(sql)
 
@@ -494,12 +534,25 @@ class Shell:
         if not args:
             self.fail("Error: usage: .read FILE")
             return
+        path = pathlib.Path(args[0])
         try:
-            text = pathlib.Path(args[0]).read_text()
+            text = path.read_text()
         except OSError as e:
             self.fail(f"Error: cannot read {args[0]!r}: {e.strerror}")
             return
-        self.feed(text.splitlines())
+        except UnicodeDecodeError:
+            self.fail(f"Error: cannot read {args[0]!r}: not UTF-8 text")
+            return
+        resolved = path.resolve()
+        if resolved in self.reading:
+            chain = " -> ".join(str(f) for f in [*self.reading, resolved])
+            self.fail(f"Error: .read {args[0]!r} would read itself again ({chain})")
+            return
+        self.reading.append(resolved)
+        try:
+            self.feed(text.splitlines())
+        finally:
+            self.reading.pop()
 
     # input
     def take(self, buffer: list[str], line: str, history: "_History | None" = None) -> None:
@@ -510,8 +563,8 @@ class Shell:
                 history.add(line.strip())
             self.dot(line.strip())
             return
-        if not buffer and not line.strip():
-            return
+        if not buffer and (not line.strip() or line.strip().startswith("--")):
+            return   # blank or a comment line between statements
         buffer.append(line)
         text = "\n".join(buffer)
         if is_complete(text):

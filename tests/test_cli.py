@@ -88,6 +88,8 @@ def test_sql_runs_commands_and_files_in_order_and_stops_at_the_first_error(tmp_p
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     con.close()
     assert "a" in tables and not tables & {"b", "c"}
+    run = _run("sql", db, "--csv", "--mode", "json", "-c", "SELECT 1")
+    assert run.returncode == 2 and "--mode: not allowed with argument --csv" in run.stderr
 
 
 def test_new_databases_are_readable_by_duckdb_1_unless_told(tmp_path):

@@ -167,7 +167,7 @@ def test_shell_object_reads_files(database, tmp_path):
 
 
 @pytest.mark.parametrize("command, message", [
-    (".schema nosuch", "Error: no table 'nosuch'; .tables lists them"),
+    (".schema nosuch", "Error: no table or view 'nosuch'; .tables lists them"),
     (".timer maybe", "Error: usage: .timer on|off"),
     (".timer", "Error: usage: .timer on|off"),
     (".mode bogus", "Error: unknown mode 'bogus'; valid: box, csv, line, list, markdown, json"),
@@ -255,3 +255,79 @@ def test_an_interval_is_shown_as_duckdb_writes_it(interval):
 def test_line_and_list_modes_show_every_digit_of_a_double():
     for mode, expected in (("line", "x = 51.335525933073974"), ("list", "x\n51.335525933073974")):
         assert format_table(["x"], ["DOUBLE"], [(51.335525933073974,)], mode=mode) == expected
+
+
+def test_dollar_quoted_text_is_one_statement():
+    assert not is_complete("SELECT $$a;")
+    assert is_complete("SELECT $$a; b$$;")
+    assert not is_complete("SELECT $body$ x; $$ ; ")
+    assert is_complete("SELECT $body$ x; $$ ; $body$ AS t;")
+    assert is_complete("SELECT $1;")   # a parameter is no quote
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(relatron_sql.connect(":memory:"), out=out, err=err, mode="list", progress=False)
+    sh.feed(["SELECT $$one;", "two$$ AS t;"])
+    assert err.getvalue() == "" and out.getvalue().split("\n")[:2] == ["t", "one;"]
+
+
+def test_returning_rows_are_shown_and_counts_are_not():
+    con = relatron_sql.connect(":memory:")
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(con, out=out, err=err, mode="csv", progress=False)
+    sh.feed(["CREATE TABLE t (a INTEGER, note VARCHAR);",
+             "INSERT INTO t VALUES (1, 'returning nothing');",
+             "INSERT INTO t VALUES (2, 'x') RETURNING a * 10 AS ten;",
+             "UPDATE t SET a = a + 1 WHERE a = 1 RETURNING a;",
+             "DELETE FROM t WHERE a = 2 RETURNING note;"])
+    assert err.getvalue() == ""
+    assert out.getvalue().split() == ["ten", "20", "a", "2", "note", "returning", "nothing", "x"]
+    assert con.execute("SELECT COUNT(*) FROM t").fetchall() == [(0,)]
+
+
+def test_json_mode_writes_valid_json():
+    import json
+    con = relatron_sql.connect(":memory:")
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(con, out=out, err=err, mode="json", progress=False)
+    sh.feed(["SELECT 'nan'::DOUBLE AS n, 'inf'::DOUBLE AS i, 1.5 AS d, INTERVAL 3 DAY AS h, "
+             "[1.0, 'nan'::DOUBLE] AS l, {'k': 'inf'::DOUBLE} AS s, DATE '2020-01-02' AS day;"])
+    assert err.getvalue() == ""
+    assert json.loads(out.getvalue(), parse_constant=lambda c: pytest.fail(c)) == [
+        {"n": None, "i": None, "d": 1.5, "h": "3 days", "l": [1.0, None], "s": {"k": None},
+         "day": "2020-01-02"}]
+
+
+def test_views_are_listed_and_schema_matches_names_without_case():
+    con = relatron_sql.connect(":memory:")
+    con.execute("CREATE TABLE Orders (id INTEGER)")
+    con.execute("CREATE VIEW big_orders AS SELECT * FROM Orders WHERE id > 10")
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(con, out=out, err=err, progress=False)
+    sh.feed([".tables"])
+    names = out.getvalue().split()
+    assert [n for n in names if not n.startswith("relatron.")] == ["Orders", "big_orders"]
+    out.truncate(0), out.seek(0)
+    sh.feed([".schema orders"])
+    assert out.getvalue().startswith("CREATE TABLE Orders")
+    out.truncate(0), out.seek(0)
+    sh.feed([".schema BIG_ORDERS"])
+    assert out.getvalue().startswith("CREATE VIEW big_orders") and err.getvalue() == ""
+
+
+def test_a_comment_line_does_not_swallow_a_dot_command():
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(relatron_sql.connect(":memory:"), out=out, err=err, mode="list", progress=False)
+    sh.feed(["-- switch to csv", ".mode csv", "SELECT 1 AS a, 2 AS b;"])
+    assert err.getvalue() == "" and sh.mode == "csv" and out.getvalue().split() == ["a,b", "1,2"]
+
+
+def test_a_file_that_reads_itself_is_an_error_not_a_crash(tmp_path):
+    a, b = tmp_path / "a.sql", tmp_path / "b.sql"
+    a.write_text(f"SELECT 1 AS one;\n.read {b}\n")
+    b.write_text(f".read {a}\nSELECT 2 AS two;\n")
+    out, err = io.StringIO(), io.StringIO()
+    sh = Shell(relatron_sql.connect(":memory:"), out=out, err=err, mode="list", progress=False)
+    sh.feed([f".read {a}", "SELECT 3 AS three;"])
+    assert err.getvalue().splitlines() == [
+        f"Error: .read '{a}' would read itself again ({a} -> {b} -> {a})"]
+    assert out.getvalue().split() == ["one", "1", "two", "2", "three", "3"]
+    assert sh.reading == []
