@@ -223,6 +223,10 @@ def _group_cte(plan: FeaturePlan, group: Group, features: list[dict],
         order = [exp.Ordered(this=col(group.time_column, "c"), desc=True)]
         if group.order_key:
             order.append(exp.Ordered(this=col(group.order_key, "c"), desc=True))
+        else:   # no key: rows tied on time are ordered by their values, not by how they are
+            # stored, so "last" and the last-N windows pick the same rows on every load
+            order.extend(exp.Ordered(this=_value(group, alias), desc=True, nulls_first=False)
+                         for alias in needed)
         rn = exp.Window(this=exp.RowNumber(),
                         partition_by=[col("entity_key", "a"), col("anchor_time", "a")],
                         order=exp.Order(expressions=order))

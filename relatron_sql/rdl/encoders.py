@@ -26,6 +26,7 @@ from sqlglot import exp
 from ..arrays import floats
 from ..schema import Table
 from ..sqlbuild import column, known_at, table as table_ref
+from .graph import node_order
 
 TEXT_BUCKETS = 512
 NULL_CODE = "\x00"
@@ -122,8 +123,8 @@ class TableEncoder:
                     for i, c in enumerate(self.stamps)]
         cols: dict[str, np.ndarray] = {}
         if selects:
-            order = column(t.primary_key if t.primary_key else "rowid", SRC)
-            q = exp.select(*selects).from_(table_ref(t.name).as_(SRC)).order_by(order)
+            q = exp.select(*selects).from_(table_ref(t.name).as_(SRC)).order_by(
+                node_order(t, SRC))
             cols = con.execute(q.sql("duckdb")).fetchnumpy()
         num = np.zeros((n, self.num_dim), dtype=np.float32)
         for i in range(len(self.numeric)):

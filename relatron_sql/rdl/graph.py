@@ -113,8 +113,17 @@ class Graph:
 SRC = "src"
 
 
-def _node_order(t: Table, alias: str = SRC) -> exp.Column:
-    return column(t.primary_key if t.primary_key else "rowid", alias)
+def node_order(t: Table, alias: str = SRC) -> exp.Expression:
+    """What orders the rows of ``t`` into nodes: its primary key, or, without one, a hash of
+    all its values, so that a table loaded in another order gives the same graph (not its
+    ``rowid``: rows tied on time would then be taken by the "last" sampler, and summed, in the
+    order they happened to be stored). Rows equal in every column are interchangeable; the
+    ``rowid`` after the hash only keeps two rows whose hashes collide in one order across the
+    queries that build the graph and its features."""
+    if t.primary_key:
+        return column(t.primary_key, alias)
+    return exp.Tuple(expressions=[exp.func("hash", *[column(c.name, alias) for c in t.columns]),
+                                  column("rowid", alias)])
 
 
 def _fetch(con, sql: str, params: list | None = None) -> dict[str, np.ndarray]:
@@ -148,7 +157,7 @@ def node_times(con, t: Table) -> np.ndarray:
     if t.time_column is None:
         return np.full(t.rows, STATIC, dtype=np.int64)
     out = _fetch(con, render("SELECT COALESCE(:us, ?) AS t FROM :t AS :a ORDER BY :o",
-                             us=_epoch_us(t), t=table_ref(t.name), a=SRC, o=_node_order(t)),
+                             us=_epoch_us(t), t=table_ref(t.name), a=SRC, o=node_order(t)),
                  [int(NEVER)])
     return _as_int64(out["t"])
 
@@ -157,7 +166,7 @@ def node_keys(con, t: Table) -> np.ndarray:
     if t.primary_key is None:
         return np.arange(t.rows).astype(str)
     out = _fetch(con, render("SELECT CAST(:k AS VARCHAR) AS k FROM :t AS :a ORDER BY :k",
-                             k=_node_order(t), t=table_ref(t.name), a=SRC))
+                             k=node_order(t), t=table_ref(t.name), a=SRC))
     return np.asarray(out["k"]).astype(str)
 
 
@@ -172,8 +181,8 @@ def fk_pairs(con, child: Table, fk: str, parent: Table) -> tuple[np.ndarray, np.
         ":pk) - 1 AS rn, :pk AS k FROM :parent AS :a) AS p ON c.k = p.k ORDER BY c.t NULLS "
         "LAST, c.rn",
         tc=_epoch_us(child) if child.time_column else exp.Literal.number(0),
-        co=_node_order(child), fk=column(fk, SRC), child=table_ref(child.name),
-        pk=_node_order(parent), parent=table_ref(parent.name), a=SRC)
+        co=node_order(child), fk=column(fk, SRC), child=table_ref(child.name),
+        pk=node_order(parent), parent=table_ref(parent.name), a=SRC)
     out = _fetch(con, sql)
     return _as_int64(out["c"]), _as_int64(out["p"])
 
