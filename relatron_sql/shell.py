@@ -20,6 +20,7 @@ import re
 import signal
 import sys
 import time
+import unicodedata
 from typing import IO, Iterable, Sequence
 
 import duckdb
@@ -250,9 +251,33 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _cols(text: str) -> int:
+    """Terminal columns ``text`` takes: wide East Asian characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _clip(text: str, width: int) -> str:
+    """``text`` on one line, cut with an ellipsis to at most ``width`` terminal columns."""
     text = text.replace("\n", "\\n")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if _cols(text) <= width:
+        return text
+    out, used = [], 1   # the ellipsis takes one column
+    for ch in text:
+        used += _cols(ch)
+        if used > width:
+            break
+        out.append(ch)
+    return "".join(out) + "…"
+
+
+def _pad(text: str, width: int, how: str) -> str:
+    """``text`` padded to ``width`` terminal columns: left, right or centred."""
+    gap = max(0, width - _cols(text))
+    if how == "right":
+        return " " * gap + text
+    if how == "centre":
+        return " " * (gap // 2) + text + " " * (gap - gap // 2)
+    return text + " " * gap
 
 
 def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence],
@@ -287,9 +312,11 @@ def format_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequ
                   for row in cells]
         return "\n\n".join(blocks)
     if mode == "markdown":
-        head = "| " + " | ".join(names) + " |"
+        def md(text):   # one table row per result row: a newline in a cell is a <br>
+            return text.replace("|", "\\|").replace("\r\n", "<br>").replace("\n", "<br>")
+        head = "| " + " | ".join(md(n) for n in names) + " |"
         rule = "|" + "|".join("---" for _ in names) + "|"
-        body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        body = ["| " + " | ".join(md(c) for c in row) + " |" for row in cells]
         return "\n".join([head, rule] + body)
     raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
 
@@ -320,7 +347,7 @@ def _box(names, types, cells, total, max_width) -> str:
     shown = [r for r in cells if r is not None]
     widths = []
     for j, name in enumerate(names):
-        w = max([len(name), len(types[j])] + [len(_clip(r[j], max_width)) for r in shown])
+        w = max([_cols(name), len(types[j])] + [_cols(_clip(r[j], max_width)) for r in shown])
         widths.append(min(w, max_width))
     right = [bool(_NUMERIC.match(t.upper())) for t in types]
 
@@ -331,12 +358,14 @@ def _box(names, types, cells, total, max_width) -> str:
         parts = []
         for v, w, r in zip(values, widths, align_right):
             v = _clip(v, w)
-            parts.append(" " + (v.rjust(w) if r else v.ljust(w)) + " ")
+            parts.append(" " + _pad(v, w, "right" if r else "left") + " ")
         return "│" + "│".join(parts) + "│"
 
     centre = [False] * len(names)
-    out = [line("┌", "┬", "┐"), row([n.center(w) for n, w in zip(names, widths)], centre),
-           row([t.center(w) for t, w in zip(types, widths)], centre), line("├", "┼", "┤")]
+    out = [line("┌", "┬", "┐"), row([_pad(_clip(n, w), w, "centre") for n, w in
+                                     zip(names, widths)], centre),
+           row([_pad(t, w, "centre") for t, w in zip(types, widths)], centre),
+           line("├", "┼", "┤")]
     for r in cells:
         if r is None:
             out.append(row(["·"] * len(names), centre))

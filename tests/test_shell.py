@@ -331,3 +331,18 @@ def test_a_file_that_reads_itself_is_an_error_not_a_crash(tmp_path):
         f"Error: .read '{a}' would read itself again ({a} -> {b} -> {a})"]
     assert out.getvalue().split() == ["one", "1", "two", "2", "three", "3"]
     assert sh.reading == []
+
+
+def test_box_lines_line_up_with_wide_characters():
+    from relatron_sql.shell import _cols
+    text = format_table(["名前", "n"], ["VARCHAR", "INTEGER"],
+                        [("東京都", 1), ("abc", 22), ("数据库" * 30, 3)], max_width=20)
+    lines = text.splitlines()[:-1]   # the last line counts rows
+    assert len({_cols(line) for line in lines}) == 1, text
+    assert "…" in text and "東京都" in text
+
+
+def test_markdown_keeps_a_multi_line_cell_in_its_row():
+    text = format_table(["a|b", "note"], ["VARCHAR", "VARCHAR"], [("x", "one\ntwo")],
+                        mode="markdown")
+    assert text.splitlines() == ["| a\\|b | note |", "|---|---|", "| x | one<br>two |"]
