@@ -6,8 +6,13 @@ For each task of the chosen databases: the DFS family's search with N trials in 
 unseeded and once seeded (priors from the bank without the task itself, tried first as extra
 trials, then N minus their number of Optuna trials), same seed; prints the trial at which the
 seeded search first reaches the unseeded best.
+
+The bank without the task itself: by default every bank task with the same test key (what
+defines its test rows, as routing leaves tasks out), so the same task definition on a sibling
+generated database does not count as a transfer; ``--leave-out name`` leaves out the task's own
+name only (how the figures before 2026-12-07 were measured).
 Usage: .venv/bin/python benchmarks/bench_pruned_search.py [--only f1,generated] [--trials 12]
-       [--tasks f1/driver-win,lahman/batter-hr]
+       [--tasks f1/driver-win,lahman/batter-hr] [--leave-out test-key|name]
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ def main(argv=None) -> None:
     ap.add_argument("--trials", type=int, default=12)
     ap.add_argument("--family", default="dfs")
     ap.add_argument("--tasks", default="", help="only these database/task keys, comma-separated")
+    ap.add_argument("--leave-out", choices=("test-key", "name"), default="test-key")
     args = ap.parse_args(argv)
     rows = bank.load()
     unknown = set(filter(None, args.tasks.split(","))) - {r["task"] for r in rows}
@@ -62,8 +68,12 @@ def main(argv=None) -> None:
             sig = next((r["signals"] for r in rows if r["task"] == key), None)
             if sig is None:
                 sig = signals.compute(con, task)
-            priors = [n["config"] for n in bank.nearest(rows, sig, args.family, k=2,
-                                                        exclude_task=key)]
+            others = rows
+            if args.leave_out == "test-key":
+                keys = bank.test_keys(task) | {r["test_key"] for r in rows if r["task"] == key}
+                others = [r for r in rows if r.get("test_key") not in keys]
+            chosen = bank.nearest(others, sig, args.family, k=2, exclude_task=key)
+            priors = [n["config"] for n in chosen]
             runs = {}
             for label, pri in (("unseeded", []), ("seeded", priors)):
                 log = Collect()
@@ -80,6 +90,7 @@ def main(argv=None) -> None:
             ok = n_se is not None and n_se <= args.trials / 3
             wins += ok
             total += 1
+            print(f"{key:36s} priors from {', '.join(n['task'] for n in chosen) or '-'}")
             print(f"{key:36s} unseeded best {best:.4f} at trial {n_un}; seeded reaches it at "
                   f"{n_se if n_se else '-'} (best {(max if higher else min)(runs['seeded']):.4f})"
                   f" {'<= 1/3' if ok else ''}", flush=True)
