@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from typing import Mapping
 
 import duckdb
@@ -100,9 +101,27 @@ class Schema:
         return sorted(seen)
 
 
+#: Lower-case words that end in "id" but name amounts or flags, not codes ("-oid" words aside)
+_NOT_ID_WORDS = frozenset(
+    "acid amid arid avid bid candid cupid fluid forbid grid humid hybrid invalid kid lid liquid "
+    "lucid mid outbid overpaid paid prepaid putrid pyramid raid rapid rigid said solid splendid "
+    "squid stupid tepid timid underpaid unpaid valid vivid".split())
+
+
+def looks_like_id(name: str) -> bool:
+    """Whether a column name reads as an identifier: ``id``, ``user_id``, ``statusId``,
+    ``userID``, or ``userid`` / ``USERID`` in one case. Not ``grid``, ``paid``, ``valid`` or
+    ``Bid``: a word that merely ends in "id"."""
+    if re.search(r"(^|[^A-Za-z0-9])id$", name, re.I) or re.search(r"[a-z0-9](Id|ID)$", name):
+        return True
+    last = re.split(r"[^a-z0-9]", name.lower())[-1]   # amount_paid: "paid"
+    return (name in (name.lower(), name.upper()) and last.endswith("id")
+            and not last.endswith("oid") and last not in _NOT_ID_WORDS)
+
+
 def _semantic(name: str, dtype: str, distinct: int) -> str:
     base = dtype.upper()
-    if base in INTEGER_TYPES and name.lower().endswith("id") and distinct <= CATEGORICAL_MAX_DISTINCT:
+    if base in INTEGER_TYPES and looks_like_id(name) and distinct <= CATEGORICAL_MAX_DISTINCT:
         return "categorical"  # a code such as statusId: its values name things, not amounts
     if base == "BOOLEAN":
         return "boolean"

@@ -499,7 +499,7 @@ def check_dialect(dialect: str) -> str:
 def to_sql(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) -> str:
     """The tree as SQL text of ``dialect``."""
     check_dialect(dialect)
-    if dialect in ("bigquery", "snowflake"):
+    if dialect in ("bigquery", "snowflake", "spark"):
         tree = tree.transform(_epoch_micros(dialect))
     if dialect == "trino":
         tree = tree.transform(_trino_seconds)
@@ -524,14 +524,18 @@ def _trino_seconds(node: exp.Expression) -> exp.Expression:
 
 
 def _epoch_micros(dialect: str):
-    """DuckDB's EPOCH keeps microseconds. Written for BigQuery and Snowflake as their seconds
-    since the epoch, it would drop them (and BigQuery's UNIX_SECONDS takes a TIMESTAMP, not the
-    DATETIME a naive timestamp becomes there): count microseconds instead. A naive time is read
-    as UTC on both, as DuckDB reads it."""
+    """DuckDB's EPOCH keeps microseconds. Written for BigQuery, Snowflake and Spark as their
+    seconds since the epoch, it would drop them (and BigQuery's UNIX_SECONDS takes a TIMESTAMP,
+    not the DATETIME a naive timestamp becomes there): count microseconds instead. A naive time
+    is read as UTC on BigQuery and Snowflake, as DuckDB reads it; Spark reads it in the session
+    time zone, as its own timestamps are."""
     def rewrite(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, exp.TimeToUnix):
             return node
-        if dialect == "bigquery":
+        if dialect == "spark":
+            micros = exp.Anonymous(this="UNIX_MICROS", expressions=[
+                exp.cast(node.this, exp.DataType.build("TIMESTAMP"))])
+        elif dialect == "bigquery":
             micros = exp.Anonymous(this="UNIX_MICROS", expressions=[
                 exp.cast(node.this, exp.DataType.build("TIMESTAMPTZ"))])
         else:

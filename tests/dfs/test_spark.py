@@ -76,3 +76,43 @@ def test_spark_matches_duckdb(f1_con, spark):
         bad = ~np.isclose(a, b, equal_nan=True, rtol=1e-9, atol=1e-9)
         assert not bad.any(), (name, a[bad][:5], b[bad][:5], ours["anchor_time"][bad][:5])
     assert len(names) > 25
+
+
+def test_spark_keeps_fractions_of_a_second(spark):
+    """Days since a row count microseconds on Spark as on DuckDB (UNIX_TIMESTAMP gives whole
+    seconds); rel-f1's times are whole seconds, so the test above cannot see it."""
+    import relatron_sql
+    from relatron_sql.schema import declare
+    con = relatron_sql.connect(":memory:")
+    con.execute("CREATE TABLE users (user_id BIGINT, signup TIMESTAMP)")
+    con.execute("INSERT INTO users VALUES (1, '2021-03-01 00:00:00'), "
+                "(2, '2021-03-13 12:00:00.250')")
+    con.execute("CREATE TABLE events (event_id BIGINT, user_id BIGINT, time TIMESTAMP, "
+                "amount DOUBLE)")
+    con.execute("INSERT INTO events VALUES (1, 1, '2021-03-10 00:00:00', 1), "
+                "(2, 1, '2021-03-13 23:30:00.5', 2), (3, 2, '2021-03-13 12:00:00.75', 3)")
+    declare(con, "users", primary_key="user_id", time_column="signup")
+    declare(con, "events", primary_key="event_id", foreign_keys={"user_id": "users"},
+            time_column="time")
+    schema = read_schema(con, count_dangling=False)
+    plan = enumerate_features(con, schema, "users", depth=1)
+    info = schema_info(schema, plan)
+    tree = compile_plan(plan, info)
+    anchors = anchors_table(np.array(["2021-03-20T00:00:00.000001"] * 2,
+                                     dtype="datetime64[us]"), np.array([1, 2]))
+    con.register("relatron_feature_anchors", anchors)
+    order = " ORDER BY anchor_time, entity_id"
+    ours = con.execute("SELECT * FROM (" + to_sql(tree, "duckdb") + ")" + order).fetchdf()
+    for name in info:
+        data = con.execute("SELECT * FROM " + table_ref(name).sql("duckdb")).fetchdf()
+        spark.createDataFrame(data).createOrReplaceTempView(name)
+    spark.createDataFrame(anchors.to_pandas()).createOrReplaceTempView(
+        "relatron_feature_anchors")
+    theirs = spark.sql("SELECT * FROM (" + to_sql(tree, "spark") + ") AS q" + order).toPandas()
+    days = [c for c in ours.columns if "days_since" in c]
+    assert days
+    for c in days:
+        a = ours[c].to_numpy(float, na_value=np.nan)
+        assert np.allclose(a, theirs[c].to_numpy(float, na_value=np.nan), rtol=1e-12,
+                           atol=1e-12, equal_nan=True), c
+    assert (ours[days].to_numpy(float) % 1 != 0).any()   # fractions there to lose
