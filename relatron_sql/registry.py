@@ -152,6 +152,13 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows and rows[0][0])
 
 
+def refuse_read_only(con: duckdb.DuckDBPyConnection, what: str, error: type) -> None:
+    """Raise ``error`` saying ``what`` the call writes, when the database is open read-only: said
+    before any work, where DuckDB's own error would come at the first write, naming nothing."""
+    if is_read_only(con):
+        raise error(f"{what}, and this database is open read-only")
+
+
 def added_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
     """``column`` of registry table ``table`` for a SELECT list, or ``NULL AS column`` where the
     registry predates it: a file opened read-only is never brought up to date."""

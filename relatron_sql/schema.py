@@ -119,6 +119,11 @@ def looks_like_id(name: str) -> bool:
             and not last.endswith("oid") and last not in _NOT_ID_WORDS)
 
 
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal, for a call an error message suggests."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _semantic(name: str, dtype: str, distinct: int) -> str:
     base = dtype.upper()
     if base in INTEGER_TYPES and looks_like_id(name) and distinct <= CATEGORICAL_MAX_DISTINCT:
@@ -164,7 +169,8 @@ def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[st
 
 def redeclare_time_hint(name: str) -> str:
     """What to do about a table whose declared time column is gone."""
-    return f"relatron_declare('{name}', time_column := ...) names the one it has now ('' for none)"
+    return (f"relatron_declare({_literal(name)}, time_column := ...) names the one it has now "
+            "('' for none)")
 
 
 def declarations(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
@@ -436,7 +442,7 @@ def keys_that_no_longer_hold(con: duckdb.DuckDBPyConnection) -> str | None:
                         f"{distinct} distinct values over {rows} rows"
                         + (f" ({rows - values} NULL)" if values < rows else "")
                         + "; a primary key must be unique and never NULL: remove the "
-                        f"duplicates, or relatron_declare('{name}', primary_key := ...) "
+                        f"duplicates, or relatron_declare({_literal(name)}, primary_key := ...) "
                         "names another")
     for name, decl in declared.items():
         for col, parent in decl["foreign_keys"].items():
@@ -463,6 +469,8 @@ def declare(con: duckdb.DuckDBPyConnection, table_name: str, primary_key: str | 
     empty map clears them (keys from DuckDB constraints stay). With ``replace`` (a loader that has just
     created the table), the arguments are the whole declaration.
     """
+    registry.refuse_read_only(con, "relatron_declare records keys in relatron.declarations",
+                              SchemaError)
     names = user_tables(con)
     if table_name not in names:
         raise no_table(con, table_name, "table_name", names)
@@ -550,9 +558,9 @@ def _check_keys(con, table_name: str, primary_key: str | None,
     for col, parent in (foreign_keys or {}).items():
         if keys.get(parent) is None:
             raise bad_argument("foreign_keys", f"column {col!r} references table {parent!r}, "
-                               f"which has no primary key; declare one first with "
-                               f"relatron_declare('{parent}', primary_key := ...), or reference "
-                               "a table that has one", [t for t in tables if keys.get(t)],
+                               "which has no primary key; declare one first with "
+                               f"relatron_declare({_literal(parent)}, primary_key := ...), or "
+                               "reference a table that has one", [t for t in tables if keys.get(t)],
                                SchemaError)
         edges[(table_name, col, parent)] = "foreign_keys"
     if new_pk is not None and new_pk != old_pk:

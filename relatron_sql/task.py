@@ -251,6 +251,9 @@ def create_task(con: duckdb.DuckDBPyConnection, name: str, entity: str, label_sq
         raise bad_argument("name", "a task needs a non-empty name", None, TaskError)
     if kind not in KINDS:
         raise bad_argument("kind", f"unknown kind {kind!r}", KINDS, TaskError)
+    # said before the label query runs, where DuckDB's error would come after it
+    registry.refuse_read_only(con, "relatron_task writes the task and its rows to the registry",
+                              TaskError)
     schema = schema or read_schema(con, count_dangling=False)
     if entity not in schema.tables:
         raise no_table(con, entity, "entity", schema.tables, TaskError)

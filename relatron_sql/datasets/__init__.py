@@ -57,6 +57,8 @@ def load(con: duckdb.DuckDBPyConnection, dataset: str, path: str | None = None,
     if dataset not in DATASETS:
         raise bad_argument("dataset", f"unknown dataset {dataset!r}", DATASETS, LoadError)
     module = DATASETS[dataset]
+    registry.refuse_read_only(con, f"relatron_load creates the {dataset} dataset's tables",
+                              LoadError)
     folder = _resolve_path(module, path)
     names = [spec[0] for spec in module.TABLES]
     # DuckDB's names are case-insensitive: "Weather" is in the way of weather

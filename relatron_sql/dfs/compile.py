@@ -129,6 +129,15 @@ def _source_from(plan: FeaturePlan, group: Group, schema_info: dict, columns=Non
     return q
 
 
+def _number(x: exp.Expression, kind: str) -> exp.Expression:
+    """``x`` as a DOUBLE; a boolean through CASE (1, 0, NULL stays NULL), since Postgres and
+    BigQuery cannot cast a boolean to a floating-point type."""
+    if kind != "boolean":
+        return exp.cast(x, "DOUBLE")
+    one, zero = exp.cast(literal(1), "DOUBLE"), exp.cast(literal(0), "DOUBLE")
+    return exp.Case().when(x, one).when(exp.Not(this=x.copy()), zero)
+
+
 def _value(group: Group, alias: str) -> exp.Expression:
     c = group.columns[alias]
     return col(c["column"], c["source"])
@@ -180,10 +189,11 @@ def _aggregate(f: dict, group: Group, ranked: str = "rn") -> exp.Expression:
     if agg == "days_since_first":
         return _days_between(col("anchor_time", "r"), exp.Min(this=col("_t", "r")))
     x = col(f["column"], "r")
+    kind = group.columns[f["column"]].get("kind")
     if agg in _SIMPLE:
-        return exp.func(_SIMPLE[agg], _windowed(exp.cast(x, "DOUBLE"), window, ranked))
+        return exp.func(_SIMPLE[agg], _windowed(_number(x, kind), window, ranked))
     if agg == "last":
-        return exp.Max(this=exp.Case().when(_is_latest(ranked), exp.cast(x, "DOUBLE")))
+        return exp.Max(this=exp.Case().when(_is_latest(ranked), _number(x, kind)))
     if agg == "count_distinct":
         return exp.Count(this=exp.Distinct(expressions=[x]))
     value = group.columns[f["column"]]["categories"][f["category"]]
@@ -207,7 +217,7 @@ def _group_cte(plan: FeaturePlan, group: Group, features: list[dict],
             c = group.columns[f["column"]]
             value = _value(group, f["column"])
             if f["agg"] == "value":
-                e = exp.cast(value, "DOUBLE")
+                e = _number(value, c.get("kind"))
             elif f["agg"] == "days_since":
                 e = _days_between(col("anchor_time", "a"), value)
             else:
@@ -485,6 +495,14 @@ def compile_plan(plan: FeaturePlan, info: dict) -> exp.Select:
         select = select.join(exp.Table(this=ident(cte)), join_type="left", copy=False, on=_on(
             exp.EQ(this=col("entity_key", cte), expression=col("entity_key", "a")),
             exp.EQ(this=col("anchor_time", cte), expression=col("anchor_time", "a"))))
+    # a table named like a part of the query would be hidden by it: say so, not DuckDB's
+    # "Referenced table not found"
+    parts = {name.lower() for name, _ in ctes} | {ANCHORS.lower()}
+    clash = sorted(t for t in info if t.lower() in parts)
+    if clash:
+        raise CompileError(f"table {clash[0]!r} has the name the feature query gives one of its "
+                           "own parts (a CTE, or the anchors it reads); rename the table, or "
+                           "create a view of it under another name and declare that instead")
     for name, body in ctes:
         select = select.with_(ident(name), as_=body, copy=False)
     return select

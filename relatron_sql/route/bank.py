@@ -30,7 +30,9 @@ class BankError(RelatronError):
 
 def load(path: str | pathlib.Path | None = None) -> list[dict]:
     """Rows of the bank file; raises BankError naming the file when it is missing or corrupt."""
-    path = pathlib.Path(path) if path else DEFAULT
+    if path is not None and not str(path).strip():
+        raise BankError("argument 'bank': is empty (NULL for the shipped bank)")
+    path = pathlib.Path(path) if path is not None else DEFAULT
     try:
         rows = json.loads(path.read_text())
     except FileNotFoundError:

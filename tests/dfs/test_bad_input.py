@@ -104,3 +104,25 @@ def test_categorical_column_with_a_million_values_is_left_out(fresh_gen, caplog)
     assert not [n for n in names if n.startswith("clicks_tag")]
     assert "clicks_kind_category_count_eq_b" in names and "clicks_count" in names
     assert "left out of per-category counts" in caplog.text
+
+
+@pytest.mark.parametrize("table", ["a", "G_events", "relatron_feature_anchors"])
+def test_a_table_named_like_a_part_of_the_query_is_named_in_the_error(table):
+    import relatron_sql
+    con = relatron_sql.connect(":memory:")
+    con.execute("CREATE TABLE users (user_id BIGINT)")
+    con.execute("INSERT INTO users VALUES (1), (2)")
+    con.execute("CREATE TABLE events (event_id BIGINT, user_id BIGINT, time TIMESTAMP, "
+                "amount DOUBLE)")
+    con.execute("INSERT INTO events VALUES (1, 1, '2020-01-01', 1.0), (2, 2, '2020-02-01', 2)")
+    con.execute(f'CREATE TABLE "{table}" (x_id BIGINT, user_id BIGINT, v DOUBLE)')
+    con.execute(f'INSERT INTO "{table}" VALUES (1, 1, 10), (2, 1, 20)')
+    declare(con, "users", primary_key="user_id")
+    declare(con, "events", primary_key="event_id", foreign_keys={"user_id": "users"},
+            time_column="time")
+    declare(con, table, primary_key="x_id", foreign_keys={"user_id": "users"})
+    schema = read_schema(con, count_dangling=False)
+    plan = enumerate_features(con, schema, "users", depth=1)
+    with pytest.raises(CompileError, match=f"table '{table}' has the name the feature query "
+                                           "gives one of its own parts"):
+        compile_plan(plan, schema_info(schema, plan))

@@ -1,4 +1,6 @@
 """relatron_features_sql: the feature query in every dialect; the DuckDB form runs."""
+import re
+
 import numpy as np
 import pytest
 import sqlglot
@@ -99,3 +101,43 @@ def test_days_between_keep_microseconds_in_bigquery_and_snowflake(gen_con, diale
         for call in tree.find_all(sqlglot.exp.Anonymous):
             if call.name.upper() == "UNIX_MICROS":
                 assert call.expressions[0].to.sql("bigquery") == "TIMESTAMP"
+
+
+def test_boolean_columns_become_numbers_without_a_boolean_cast():
+    """Postgres and BigQuery cannot cast a boolean to a floating-point type: the query turns
+    one into 1 / 0 (NULL stays NULL) and gets the same numbers DuckDB's cast would."""
+    import datetime as dt
+
+    import relatron_sql
+    from relatron_sql.dfs.compile import compile_plan, schema_info, to_sql
+    from relatron_sql.dfs.enumerate import enumerate_features
+    from relatron_sql.dfs.matrix import feature_matrix
+    from relatron_sql.schema import declare, read_schema
+    con = relatron_sql.connect(":memory:")
+    t0 = dt.datetime(2021, 1, 1)
+    con.execute("CREATE TABLE users (user_id BIGINT, vip BOOLEAN)")
+    con.execute("INSERT INTO users VALUES (1, true), (2, NULL)")
+    con.execute("CREATE TABLE events (event_id BIGINT, user_id BIGINT, time TIMESTAMP, "
+                "refunded BOOLEAN)")
+    con.execute("INSERT INTO events VALUES (1, 1, ?, true), (2, 1, ?, false), (3, 1, ?, NULL),"
+                " (4, 2, ?, false)", [t0, t0 + dt.timedelta(days=1), t0 + dt.timedelta(days=2),
+                                      t0])
+    declare(con, "users", primary_key="user_id")
+    declare(con, "events", primary_key="event_id", foreign_keys={"user_id": "users"},
+            time_column="time")
+    schema = read_schema(con, count_dangling=False)
+    plan = enumerate_features(con, schema, "users", depth=1)
+    info = schema_info(schema, plan)
+    at = np.array([t0 + dt.timedelta(days=5)] * 2, dtype="datetime64[us]")
+    got = dict(zip([f["name"] for f in plan.features],
+                   feature_matrix(con, plan, info, at, np.array([1, 2])).T))
+    mean = [n for n in got if "refunded" in n and n.endswith("_mean")][0]
+    last = [n for n in got if "refunded" in n and n.endswith("_last")][0]
+    vip = "entity_vip_value"
+    assert got[mean].tolist() == [0.5, 0.0]
+    assert np.isnan(got[last][0]) and got[last][1] == 0.0   # user 1's latest is NULL
+    assert got[vip][0] == 1.0 and np.isnan(got[vip][1])
+    for dialect in ("postgres", "bigquery"):
+        sql = to_sql(compile_plan(plan, info), dialect)
+        for c in ("refunded", "vip"):
+            assert c in sql and not re.search(rf'CAST\((?:["`]\w+["`]\.)?["`]{c}["`] AS', sql)
