@@ -176,9 +176,9 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     priors = _priors(con, decision, prior_notes)
     fam = _Both(priors, budget) if chosen == "both" else families.get(chosen)
     budget = budget or fam.default_budget
-    if registry.is_read_only(con):   # say so before the search, not when registering
-        raise TrainError(f"relatron_train registers a model of task {name!r} (no registered "
-                         "one fits this call), and this database is open read-only")
+    # said before the search, not when registering
+    registry.refuse_read_only(con, f"relatron_train registers a model of task {name!r} (no "
+                              "registered one fits this call)", TrainError)
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
     trial_log = _TrialLog(con, name, run_id, chosen, getattr(progress, "on_trial", None))
@@ -494,10 +494,10 @@ def predict(con: duckdb.DuckDBPyConnection, name: str, split: str | None = "test
         raise bad_argument("split", f"{split!r} and an anchor_time: give one (predictions at an "
                            "anchor_time score every entity, stored as split 'fresh')", None,
                            TrainError)
-    if registry.is_read_only(con):   # say so before scoring, not when writing the scores
-        raise TrainError(f"relatron_predict writes task {name!r}'s predictions into "
-                         "relatron.predictions, and this database is open read-only; read the "
-                         "ones written with relatron_predictions")
+    # said before scoring, not when writing the scores
+    registry.refuse_read_only(con, f"relatron_predict writes task {name!r}'s predictions into "
+                              "relatron.predictions", TrainError,
+                              "read the ones written with relatron_predictions")
     if anchor_time is not None and anchor_time == dt.datetime.max:  # 'infinity' reads as this
         raise bad_argument("anchor_time", "must be before 9999-12-31 23:59:59.999999 (as "
                            "'infinity' reads); got that or infinity", None, TrainError)

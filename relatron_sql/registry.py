@@ -152,11 +152,13 @@ def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows and rows[0][0])
 
 
-def refuse_read_only(con: duckdb.DuckDBPyConnection, what: str, error: type) -> None:
+def refuse_read_only(con: duckdb.DuckDBPyConnection, what: str, error: type,
+                     advice: str = "") -> None:
     """Raise ``error`` saying ``what`` the call writes, when the database is open read-only: said
     before any work, where DuckDB's own error would come at the first write, naming nothing."""
     if is_read_only(con):
-        raise error(f"{what}, and this database is open read-only")
+        raise error(f"{what}, and this database is open read-only"
+                    + (f"; {advice}" if advice else ""))
 
 
 def added_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:

@@ -300,11 +300,10 @@ def _per_trial(trials: list[dict], higher_is_better: bool) -> list[dict]:
     """One row per trial of each family (auto mode numbers each family's trials from 0): its
     best epoch, or its only row, by validation metric; in the order the trials started."""
     out: dict[tuple, dict] = {}
-    started: dict[tuple, object] = {}
+    started: dict[tuple, dt.datetime] = {}
     for t in trials:
         key = (t["family"], t["trial"])
-        if t["created_at"] is not None:
-            started[key] = min(started.get(key, t["created_at"]), t["created_at"])
+        started[key] = min(started.get(key, dt.datetime.max), t["created_at"] or dt.datetime.max)
         v = t["val_metric"]
         if v is None:
             continue
@@ -312,9 +311,7 @@ def _per_trial(trials: list[dict], higher_is_better: bool) -> list[dict]:
         if seen is None or (v > seen["val_metric"] if higher_is_better
                             else v < seen["val_metric"]):
             out[key] = t
-    return sorted(out.values(), key=lambda t: (started.get((t["family"], t["trial"])) is None,
-                                                started.get((t["family"], t["trial"])) or 0,
-                                                str(t["family"]), t["trial"]))
+    return [out[k] for k in sorted(out, key=lambda k: (started[k], k))]
 
 
 def _search(data: dict) -> str:
@@ -342,7 +339,7 @@ def _search(data: dict) -> str:
     for i, family in enumerate(names):
         mine = [(x, t["val_metric"]) for x, t in zip(xs, per_trial) if t["family"] == family]
         plot.points([x for x, _ in mine], [y for _, y in mine],
-                    PALETTE[0] if i == 0 else PALETTE[(i + 1) % len(PALETTE)], radius=4,
+                    PALETTE[0 if i == 0 else (i + 1) % len(PALETTE)], radius=4,
                     label="trial" if len(names) == 1 else f"{family} trial")
     ranked = sorted(per_trial, key=lambda t: t["val_metric"], reverse=task.higher_is_better)
 

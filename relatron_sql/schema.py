@@ -15,7 +15,7 @@ import duckdb
 
 from . import registry
 from .errors import SchemaError, bad_argument
-from .sqlbuild import known_at, render, table as table_ref
+from .sqlbuild import known_at, render, sql_text, table as table_ref
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +119,6 @@ def looks_like_id(name: str) -> bool:
             and not last.endswith("oid") and last not in _NOT_ID_WORDS)
 
 
-def _literal(text: str) -> str:
-    """``text`` as a SQL string literal, for a call an error message suggests."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _semantic(name: str, dtype: str, distinct: int) -> str:
     base = dtype.upper()
     if base in INTEGER_TYPES and looks_like_id(name) and distinct <= CATEGORICAL_MAX_DISTINCT:
@@ -169,7 +164,7 @@ def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[st
 
 def redeclare_time_hint(name: str) -> str:
     """What to do about a table whose declared time column is gone."""
-    return (f"relatron_declare({_literal(name)}, time_column := ...) names the one it has now "
+    return (f"relatron_declare({sql_text(name)}, time_column := ...) names the one it has now "
             "('' for none)")
 
 
@@ -442,7 +437,7 @@ def keys_that_no_longer_hold(con: duckdb.DuckDBPyConnection) -> str | None:
                         f"{distinct} distinct values over {rows} rows"
                         + (f" ({rows - values} NULL)" if values < rows else "")
                         + "; a primary key must be unique and never NULL: remove the "
-                        f"duplicates, or relatron_declare({_literal(name)}, primary_key := ...) "
+                        f"duplicates, or relatron_declare({sql_text(name)}, primary_key := ...) "
                         "names another")
     for name, decl in declared.items():
         for col, parent in decl["foreign_keys"].items():
@@ -559,7 +554,7 @@ def _check_keys(con, table_name: str, primary_key: str | None,
         if keys.get(parent) is None:
             raise bad_argument("foreign_keys", f"column {col!r} references table {parent!r}, "
                                "which has no primary key; declare one first with "
-                               f"relatron_declare({_literal(parent)}, primary_key := ...), or "
+                               f"relatron_declare({sql_text(parent)}, primary_key := ...), or "
                                "reference a table that has one", [t for t in tables if keys.get(t)],
                                SchemaError)
         edges[(table_name, col, parent)] = "foreign_keys"

@@ -27,11 +27,18 @@ import duckdb
 
 from . import progress as progress_mod
 
-# the user's tables and views in the current database (views as the SQL that made them)
+# the user's tables and views in the current database (views as the SQL that made them), for
+# .tables and .schema: main's first, then by schema and name; .schema NAME binds its name twice
 _RELATIONS = ("SELECT schema_name, table_name AS name, sql FROM duckdb_tables() WHERE NOT "
               "internal AND database_name = current_database() UNION ALL SELECT schema_name, "
               "view_name, sql FROM duckdb_views() WHERE NOT internal AND database_name = "
               "current_database()")
+_LIST_RELATIONS = ("SELECT CASE WHEN schema_name = 'main' THEN name ELSE schema_name || '.' || "
+                   "name END, sql FROM (" + _RELATIONS + ") ORDER BY schema_name <> 'main', "
+                   "schema_name, name")
+_SCHEMA_OF = ("SELECT sql FROM (" + _RELATIONS + ") WHERE lower(name) = lower(?) AND "
+              "(? IS NULL OR lower(schema_name) = lower(?)) ORDER BY schema_name <> 'main', "
+              "schema_name")
 MODES = ("box", "csv", "line", "list", "markdown", "json")
 _SHOWN = {"SELECT", "PRAGMA", "EXPLAIN", "CALL", "EXECUTE", "RELATION", "MULTI", "ANALYZE"}
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
@@ -504,10 +511,7 @@ class Shell:
     _dot_exit = _dot_quit
 
     def _dot_tables(self, args):
-        rows = self.con.execute(
-            "SELECT CASE WHEN schema_name = 'main' THEN name ELSE schema_name || '.' || name END "
-            f"FROM ({_RELATIONS}) ORDER BY schema_name <> 'main', schema_name, name").fetchall()
-        names = [r[0] for r in rows]
+        names = [r[0] for r in self.con.execute(_LIST_RELATIONS).fetchall()]
         if names:
             width = max(len(n) for n in names) + 2
             per_line = max(1, 100 // width)
@@ -518,16 +522,12 @@ class Shell:
         if args:
             parts = args[0].split(".")
             table, schema = parts[-1], parts[0] if len(parts) > 1 else None
-            rows = self.con.execute(
-                f"SELECT sql FROM ({_RELATIONS}) WHERE lower(name) = lower(?) AND (? IS NULL "
-                "OR lower(schema_name) = lower(?)) ORDER BY schema_name <> 'main', schema_name",
-                [table, schema, schema]).fetchall()
+            rows = self.con.execute(_SCHEMA_OF, [table, schema, schema]).fetchall()
             if not rows:
                 self.fail(f"Error: no table or view {args[0]!r}; .tables lists them")
                 return
         else:
-            rows = self.con.execute(f"SELECT sql FROM ({_RELATIONS}) ORDER BY schema_name <> "
-                                    "'main', schema_name, name").fetchall()
+            rows = [(sql,) for _, sql in self.con.execute(_LIST_RELATIONS).fetchall()]
         for (sql,) in rows:
             self.say(sql)
 

@@ -39,6 +39,11 @@ def known_at(time_column: str | None, as_of) -> exp.Expression | None:
                    expression=exp.cast(exp.Literal.string(str(as_of)), "TIMESTAMP"))
 
 
+def sql_text(text: str) -> str:
+    """A SQL string literal of ``text`` (for SQL and messages built from our own words)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def quoted(name: str) -> str:
     """The identifier as quoted SQL text."""
     return ident(name).sql(DIALECT)

@@ -11,6 +11,7 @@ import duckdb
 
 from relatron_sql import registry
 from relatron_sql.errors import RelatronError
+from relatron_sql.sqlbuild import sql_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,11 +106,6 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
                             [p[1] for p in fn.params] + ["VARCHAR"] * SESSION_ARGS,
                             fn.returns, side_effects=True, null_handling="special")
     install_macros(con)
-
-
-def sql_text(text: str) -> str:
-    """A SQL string literal of ``text`` (for messages the macros build from our own words)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",

@@ -53,6 +53,9 @@ class Graph:
     #: int64 [E]: for an edge type where every row has exactly one edge (a foreign key with no
     #: NULL, seen from the child), the position of row 0's edge (row i's is that + i); else -1
     et_dense: np.ndarray = dataclasses.field(init=False)
+    #: node type -> key_hash of its nodes, computed when first asked for
+    _key_hashes: dict[str, np.ndarray] = dataclasses.field(init=False, default_factory=dict,
+                                                          repr=False, compare=False)
 
     def __post_init__(self):
         self.et_dense = one_edge_rows(self.indptr, self.row_off,
@@ -84,15 +87,11 @@ class Graph:
         It names the row whatever rows are added beside it, where a local id moves when a row
         with a smaller key is added (even one dated later); the sampler keys a seed's random
         draws by it."""
-        cache = self.__dict__.setdefault("_key_hashes", {})
-        if node_type not in cache:
+        if node_type not in self._key_hashes:
             keys = np.ascontiguousarray(np.asarray(self.keys[node_type]).astype(str))
-            if len(keys) == 0:
-                cache[node_type] = np.zeros(0, dtype=np.uint64)
-            else:
-                codes = keys.view(np.uint32).reshape(len(keys), keys.dtype.itemsize // 4)
-                cache[node_type] = key_hashes(codes)
-        return cache[node_type]
+            codes = keys.view(np.uint32).reshape(len(keys), keys.dtype.itemsize // 4)
+            self._key_hashes[node_type] = key_hashes(codes)
+        return self._key_hashes[node_type]
 
     def locate(self, node_type: str, ids: np.ndarray) -> np.ndarray:
         """Local node ids of primary-key values ``ids`` (compared as strings); -1 if absent."""
