@@ -187,7 +187,8 @@ def _trials(con, name: str, model: dict) -> list[dict]:
         return []
     rows = con.execute("SELECT trial, epoch, family, config, train_loss, val_metric, seconds, "
                        "created_at FROM relatron.trials WHERE name = ? AND run_id = ? ORDER BY "
-                       "family, trial, epoch NULLS FIRST, created_at", [name, runs[0][0]]).fetchall()
+                       "family, trial, epoch NULLS FIRST, created_at",
+                       [name, runs[0][0]]).fetchall()
     return [{"trial": r[0], "epoch": r[1], "family": r[2], "config": json.loads(r[3] or "null"),
              "train_loss": r[4], "val_metric": r[5], "seconds": r[6], "created_at": r[7]}
             for r in rows]
