@@ -1,7 +1,8 @@
 """Claim: relatron_train(name) in auto mode on rel-f1 at least matches the better family alone.
 
 Trains each RelBench task three ways in one run, seed 0, default budgets: family 'dfs',
-family 'rdl' and 'auto' (route, then search as routed), and prints the test metrics.
+family 'rdl' and 'auto' (route, then search as routed; where both families are searched, auto
+keeps one of them or a blend of the two), and prints the test metrics.
 Usage: .venv/bin/python benchmarks/bench_auto_f1.py [F1_DIR]
 """
 from __future__ import annotations
@@ -25,7 +26,10 @@ def main() -> None:
         for family in ("dfs", "rdl", "auto"):
             t0 = time.perf_counter()
             out = models.train(con, name, family=family, seed=0, retrain=True)
-            row[family] = (out["test"][out["metric"]], out["family"], time.perf_counter() - t0)
+            kept = out["family"]
+            if kept == "blend":
+                kept += " " + ", ".join(f"{m} {w:g}" for m, w in out["config"]["weights"].items())
+            row[family] = (out["test"][out["metric"]], kept, time.perf_counter() - t0)
             if family == "auto":
                 route = out.get("route") or {}
                 print(f"{name:16s} routed: P(RDL) {route.get('probability')}, "

@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
                                                  "Ergast CSVs)")
     d.add_argument("--db", metavar="FILE", help="database file (default: relatron_demo.duckdb,"
                                                 " relatron_f1.duckdb for f1)")
-    d.add_argument("--family", default="auto", choices=("auto", *families._MODULES),
+    d.add_argument("--family", default="auto", choices=("auto", *families.TRAINABLE),
                    help="model family (default: auto, routed)")
     d.add_argument("--budget", type=_positive(int, "a positive number of trials"),
                    help="trials per task (default: the family's)")

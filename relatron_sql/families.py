@@ -65,13 +65,15 @@ class Family(Protocol):
 
 
 _MODULES = {"baseline": "relatron_sql.baseline", "dfs": "relatron_sql.dfs.family",
-            "rdl": "relatron_sql.rdl.family"}
+            "rdl": "relatron_sql.rdl.family", "blend": "relatron_sql.blend"}
+#: the families a caller can name: a blend of DFS and RDL is made by auto mode only
+TRAINABLE = ("baseline", "dfs", "rdl")
 
 
 def get(name: str) -> Any:
     """The family object called ``name``."""
     if name not in _MODULES:
-        raise bad_argument("family", f"unknown family {name!r}", [*_MODULES, "auto"], TrainError)
+        raise bad_argument("family", f"unknown family {name!r}", [*TRAINABLE, "auto"], TrainError)
     try:
         module = importlib.import_module(_MODULES[name])
     except ModuleNotFoundError as e:

@@ -25,7 +25,7 @@ from sqlglot import exp
 from . import families, metrics, registry
 from . import progress as progress_mod
 from .errors import TrainError, bad_argument
-from .families import FitOptions, Rows
+from .families import FitOptions, Fitted, Rows
 from .schema import declarations, read_schema, table_columns
 from .sqlbuild import column, render, table as table_ref
 from .task import SPLITS, Task, check_entity_table, check_learnable, load_task, task_rows
@@ -94,6 +94,11 @@ def choose_family(con, task: Task, family: str) -> tuple[str, dict | None]:
     the decision says why.
     """
     if family != "auto":
+        if family == "blend":
+            raise bad_argument("family", "a blend of DFS and RDL is kept by auto mode when it "
+                               "scores better on validation than either family alone; train "
+                               "with family := 'auto'", [*families.TRAINABLE, "auto"],
+                               TrainError)
         families.get(family)
         return family, None
     installed = [name for name in ("dfs", "rdl") if _importable(name)]
@@ -323,12 +328,15 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
             cur.execute("INSERT INTO relatron.features VALUES (?, ?, ?, ?, ?, ?)",
                         [task.name, version, f["feature"], f.get("importance"),
                          f.get("description"), f.get("sql")])
-        from .route.bank import test_key
+        from .route.bank import FAMILIES, test_key
         key = test_key(task)   # the router leaves out a task's own record by this key
         signals = (decision or {}).get("signals") or _recorded_signals(cur, task.name, key)
         if signals is not None:
             signals = {**signals, "test_key": key}
+        # a blend's row would be of no family the bank compares: its members' rows stand in
         for name, config, result in [(family, fitted.config, scores), *not_kept]:
+            if name not in FAMILIES:
+                continue
             cur.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
                         "val_metric, test_metric, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'user')",
                         [task.name, task.entity, None if signals is None else
@@ -641,9 +649,10 @@ def _planned_trials(fam, budget: int, priors: dict[str, list[dict]], kind: str):
 
 
 class _Both:
-    """Searches DFS and RDL and keeps the better validation score. A budget the caller names
-    applies to each family; without one, each runs its ``auto_budget`` (DFS its 20 trials,
-    RDL its bank priors and fixed trials)."""
+    """Searches DFS and RDL and keeps the better validation score: one family's model, or a
+    blend of the two (relatron_sql.blend) where a blend scores strictly better than both. A
+    budget the caller names applies to each family; without one, each runs its
+    ``auto_budget`` (DFS its 20 trials, RDL its bank priors and fixed trials)."""
     name = "both"
 
     def __init__(self, priors: dict[str, list[dict]] | None = None, budget: int | None = None):
@@ -677,6 +686,13 @@ class _Both:
             fits[name] = fitted
             if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
+        mixed = self.blend(con, task, fits, best)
+        if mixed is not None:
+            # both members go to the bank under their own families, with their own scores
+            mixed.extra = {"family": "blend", "not_kept": dict(fits),
+                           "warnings": [w for ws in warnings.values() for w in ws]}
+            options.trial_log.family = "blend"
+            return mixed
         kept = best.extra["family"]
         best.extra["not_kept"] = {name: f for name, f in fits.items() if name != kept}
         options.trial_log.family = kept
@@ -685,3 +701,23 @@ class _Both:
                                   w.replace(f"{name}: ", f"{name} (not kept): ", 1)
                                   for name, ws in warnings.items() for w in ws]
         return best
+
+    @staticmethod
+    def blend(con, task: Task, fits: dict, best) -> Fitted | None:
+        """The blend of the two families' models with the best validation score, where it is
+        strictly better than the better family alone; None otherwise, and for multiclass tasks
+        (whose models predict a class)."""
+        from . import blend
+        if task.kind == "multiclass":
+            return None
+        rows = split_rows(con, task, "val")
+        try:
+            preds = [fits[m].model.predict(con, task, rows) for m in blend.MEMBERS]
+        except (duckdb.Error, TrainError, ValueError, RuntimeError) as e:
+            log.warning("%s: no blend of DFS and RDL: a model could not score the validation "
+                        "rows: %s", task.name, e)
+            return None
+        weight, scores = blend.choose_weight(task, rows.label, *preds)
+        if weight in (0.0, 1.0) or not task.better(scores[weight], best.val_metric):
+            return None
+        return blend.blended(task, fits, weight, scores[weight], scores)

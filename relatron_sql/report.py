@@ -256,7 +256,7 @@ def _summary(data: dict) -> str:
     facts = [("entity", f"{task.entity} ({task.entity_key})"), ("kind", task.kind),
              ("horizon", interval_text(task.horizon)), ("validation from", str(task.val_timestamp)),
              ("test from", str(task.test_timestamp)),
-             ("model", f"version {model['version']}, family {model['family']}"),
+             ("model", f"version {model['version']}, family {model['family']}" + _weights(model)),
              ("trained", f"{model['created_at']:%Y-%m-%d %H:%M} in {model['seconds']:.1f} s, "
                          f"seed {model['seed']}"),
              ("rows", ", ".join(f"{s} {c.get('rows', 0):,}" for s, c in task.counts.items()))]
@@ -264,6 +264,14 @@ def _summary(data: dict) -> str:
     desc = f"<p>{_e(task.description)}</p>" if task.description else ""
     return _section("summary", "Summary", f'{desc}<div class="cards">{cards}</div>'
                     f'<table class="facts">{table}</table>', f"Metric: {_e(m)} ({better}).")
+
+
+def _weights(model: dict) -> str:
+    """A blend's members and their weights (`` (DFS weight 0.7, RDL weight 0.3)``), else ''."""
+    weights = model["config"].get("weights") if model["family"] == "blend" else None
+    if not isinstance(weights, dict):
+        return ""
+    return " (" + ", ".join(f"{m.upper()} weight {float(w):g}" for m, w in weights.items()) + ")"
 
 
 def _routing(data: dict) -> str:

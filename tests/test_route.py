@@ -531,11 +531,13 @@ def _bank_rows_of(con, name):
 def test_an_auto_training_over_both_families_banks_both_so_routing_learns_here(gen,
                                                                              monkeypatch):
     """Later routing in this database fits its selector on tasks that both families ran: an
-    auto-mode training that searched both records the one it did not keep as well."""
+    auto-mode training that searched both records the one it did not keep as well (a blend
+    of the two, which banks both members, is tested in tests/test_blend.py)."""
     from relatron_sql import models
     sig = {**{k: 0.5 for k in signals.KEYS}, "metric": "auroc"}
     monkeypatch.setattr(router, "route", lambda con, name, **kw: {
         "task": name, "family": "both", "probability": 0.5, "reason": "test", "signals": sig})
+    monkeypatch.setattr(models._Both, "blend", staticmethod(lambda *a: None))
     out = models.train(gen, "user-active", family="auto", budget=1)
     rows = _bank_rows_of(gen, "user-active")
     assert sorted(r[0] for r in rows) == ["dfs", "rdl"]

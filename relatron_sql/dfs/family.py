@@ -161,8 +161,9 @@ FAMILY = DfsFamily()
 
 
 def features_sql(con, name: str, dialect: str = "duckdb", pretty: bool = True) -> str:
-    """The feature query of task ``name`` in ``dialect``: the active DFS model's features, or
-    (with no DFS model yet) every feature the family would enumerate for the task.
+    """The feature query of task ``name`` in ``dialect``: the active DFS model's features (or
+    a blend's DFS member's), or (with no such model) every feature the family would enumerate
+    for the task.
 
     The query reads the anchors from ``relatron_feature_anchors(anchor_time, entity_id)``.
     """
@@ -171,11 +172,12 @@ def features_sql(con, name: str, dialect: str = "duckdb", pretty: bool = True) -
     check_dialect(dialect)
     task = load_task(con, name)
     check_entity_table(con, task, task_rows=False)   # the query reads no task row
-    rows = con.execute("SELECT version FROM relatron.models WHERE name = ? AND active AND "
-                       "family = 'dfs'", [name]).fetchall()
-    if rows:
+    rows = con.execute("SELECT version, family FROM relatron.models WHERE name = ? AND active "
+                       "AND family IN ('dfs', 'blend')", [name]).fetchall()
+    if rows:   # a blend keeps its DFS member's artifacts under dfs/
+        part = "plan" if rows[0][1] == "dfs" else "dfs/plan"
         stored = con.execute("SELECT payload FROM relatron.artifacts WHERE name = ? AND "
-                             "version = ? AND part = 'plan'", [name, rows[0][0]]).fetchall()
+                             "version = ? AND part = ?", [name, rows[0][0], part]).fetchall()
         data = json.loads(bytes(stored[0][0]))
         plan, info = FeaturePlan.from_json(data["plan"]), data["info"]
     else:
