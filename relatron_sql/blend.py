@@ -17,7 +17,8 @@ from .families import Fitted, Rows
 MEMBERS = ("dfs", "rdl")
 #: the weights of the first member tried on validation (the second gets one minus it)
 GRID = tuple(round(i / 20, 2) for i in range(21))
-_EPS = 1e-7
+#: probabilities are clipped this far from 0 and 1 (in float64) before their log-odds
+_EPS = 1e-15
 
 
 def pool(kind: str, weight: float, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -53,8 +54,11 @@ class BlendModel:
     def predict(self, con, task, rows: Rows) -> np.ndarray:
         if len(rows) == 0:
             return np.array([])
-        first, second = (self.members[m].predict(con, task, rows) for m in MEMBERS)
-        return pool(self.kind, self.weights[MEMBERS[0]], first, second)
+        return self.combine({m: self.members[m].predict(con, task, rows) for m in MEMBERS})
+
+    def combine(self, predictions: dict[str, np.ndarray]) -> np.ndarray:
+        """The blend of the members' predictions of the same rows (by member name)."""
+        return pool(self.kind, self.weights[MEMBERS[0]], *(predictions[m] for m in MEMBERS))
 
     def entity_time_column(self, task) -> tuple[bool, str | None]:
         """The DFS member's (its feature plan dates entity rows), else the RDL member's."""

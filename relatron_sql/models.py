@@ -201,18 +201,29 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         if progress is not None:
             progress("evaluating")
         splits = {split: split_rows(con, task, split) for split in ("val", "test")}
+        # each model scores each split once: a blend's members are scored for the blend and
+        # for the bank (the blend step has scored validation already)
+        scored = {(m, "val"): p for m, p in fitted.extra.pop("member_val", {}).items()}
 
-        def scores_of(model) -> dict:
-            return {split: metrics.evaluate(task.kind, rows.label, model.predict(con, task, rows))
+        def predictions(key: str, model, split: str) -> np.ndarray:
+            if (key, split) not in scored:
+                combine = getattr(model, "combine", None)   # a blend
+                scored[(key, split)] = (
+                    combine({m: predictions(m, sub, split) for m, sub in model.members.items()})
+                    if combine is not None else model.predict(con, task, splits[split]))
+            return scored[(key, split)]
+
+        def scores_of(key: str, model) -> dict:
+            return {split: metrics.evaluate(task.kind, rows.label, predictions(key, model, split))
                     for split, rows in splits.items()}
 
-        scores = scores_of(fitted.model)
-        # searched beside the kept one (auto mode over both families): its result goes to the
-        # bank, so that later routing in this database learns which family won here
+        scores = scores_of(chosen, fitted.model)
+        # searched beside the kept one (auto mode over both families; a blend's members): its
+        # result goes to the bank, so that later routing in this database learns which won here
         not_kept = []
         for other, f in fitted.extra.pop("not_kept", {}).items():
             try:
-                not_kept.append((other, f.config, scores_of(f.model)))
+                not_kept.append((other, f.config, scores_of(other, f.model)))
             except (duckdb.Error, TrainError, ValueError, RuntimeError) as e:
                 # the kept model stands; only the bank's record of this task is incomplete
                 log.warning("%s: the %s model not kept could not be scored for the bank: %s",
@@ -328,14 +339,14 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
             cur.execute("INSERT INTO relatron.features VALUES (?, ?, ?, ?, ?, ?)",
                         [task.name, version, f["feature"], f.get("importance"),
                          f.get("description"), f.get("sql")])
-        from .route.bank import FAMILIES, test_key
+        from .route.bank import test_key
         key = test_key(task)   # the router leaves out a task's own record by this key
         signals = (decision or {}).get("signals") or _recorded_signals(cur, task.name, key)
         if signals is not None:
             signals = {**signals, "test_key": key}
         # a blend's row would be of no family the bank compares: its members' rows stand in
         for name, config, result in [(family, fitted.config, scores), *not_kept]:
-            if name not in FAMILIES:
+            if name == "blend":
                 continue
             cur.execute("INSERT INTO relatron.bank (task, database, signals, family, config, "
                         "val_metric, test_metric, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'user')",
@@ -563,7 +574,7 @@ def baseline_metrics(con, task: Task, rows: Rows) -> dict:
 
 def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     """Feature (or source column) importances of the active model, most important first."""
-    task, version, _, _ = active_model(con, name, load=False)
+    task, version, family, _ = active_model(con, name, load=False)
     rows = con.execute("SELECT feature, importance, description, sql FROM relatron.features "
                        "WHERE name = ? AND version = ? ORDER BY importance DESC NULLS LAST, "
                        "feature", [name, version]).fetchall()
@@ -571,12 +582,21 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     # the model does better without is negative: shares are of the positive total, so they lie
     # in [0, 1] and sum to 1, and a negative importance has none
     total = sum(max(r[1] or 0.0, 0.0) for r in rows) or 1.0
+
+    def member(feature: str) -> str:   # a blend's features are named "dfs: ..." and "rdl: ..."
+        return feature.split(": ", 1)[0] if family == "blend" else ""
+    # the leakage warning is said within each model (a blend's member weights would hide it)
+    of_member: dict[str, list[float]] = {}
+    for feature, importance, *_ in rows:
+        of_member.setdefault(member(feature), []).append(max(importance or 0.0, 0.0))
     out = []
-    for i, (feature, importance, description, sql) in enumerate(rows):
+    for feature, importance, description, sql in rows:
         share = max(importance or 0.0, 0.0) / total
+        own = of_member[member(feature)]
         # a model of one feature (the baseline's) holds all of it by construction
         warning = ("holds most of the importance: check it for leakage"
-                   if i == 0 and share > 0.5 and len(rows) > 1 else None)
+                   if len(own) > 1 and max(importance or 0.0, 0.0) > 0.5 * (sum(own) or 1.0)
+                   else None)
         out.append({"feature": feature, "importance": importance, "share": share,
                     "description": description, "sql": sql, "warning": warning})
     return out
@@ -607,7 +627,7 @@ def _prior_warnings(notes: list[str], kept: str, both: bool) -> list[str]:
     out = []
     for note in notes:
         family = note.split(":", 1)[0]
-        if family == kept:
+        if family == kept or kept == "blend":   # a blend keeps both families' models
             out.append(note)
         elif both:
             out.append(note.replace(f"{family}: ", f"{family} (not kept): ", 1))
@@ -686,10 +706,11 @@ class _Both:
             fits[name] = fitted
             if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
+        options.progress("blend: scoring both families' models on the validation split")
         mixed = self.blend(con, task, fits, best)
         if mixed is not None:
             # both members go to the bank under their own families, with their own scores
-            mixed.extra = {"family": "blend", "not_kept": dict(fits),
+            mixed.extra = {**mixed.extra, "family": "blend", "not_kept": dict(fits),
                            "warnings": [w for ws in warnings.values() for w in ws]}
             options.trial_log.family = "blend"
             return mixed
@@ -717,7 +738,13 @@ class _Both:
             log.warning("%s: no blend of DFS and RDL: a model could not score the validation "
                         "rows: %s", task.name, e)
             return None
+        if not all(np.isfinite(p).all() for p in preds):
+            log.warning("%s: no blend of DFS and RDL: a model scored some validation rows as "
+                        "NaN or infinite", task.name)
+            return None
         weight, scores = blend.choose_weight(task, rows.label, *preds)
         if weight in (0.0, 1.0) or not task.better(scores[weight], best.val_metric):
             return None
-        return blend.blended(task, fits, weight, scores[weight], scores)
+        mixed = blend.blended(task, fits, weight, scores[weight], scores)
+        mixed.extra["member_val"] = dict(zip(blend.MEMBERS, preds))
+        return mixed

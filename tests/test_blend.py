@@ -165,3 +165,73 @@ def test_a_blend_is_not_a_family_to_train_by_name(gen):
     with pytest.raises(TrainError, match="argument 'family': unknown family 'nope'; valid: "
                        "'auto', 'baseline', 'dfs', 'rdl'"):
         models.train(con, "user-active", family="nope")
+
+
+def _blend_at_half(monkeypatch, better: bool):
+    """Makes the weight search answer 0.5, scored better than both members (``better``) or
+    equal to the better one."""
+    real = blend.choose_weight
+
+    def choose(task, label, first, second):
+        _, scores = real(task, label, first, second)
+        lead = scores[1.0] if not task.better(scores[0.0], scores[1.0]) else scores[0.0]
+        step = 0.01 if task.higher_is_better else -0.01
+        return 0.5, {**scores, 0.5: lead + step if better else lead}
+    monkeypatch.setattr(blend, "choose_weight", choose)
+
+
+def test_a_blend_that_only_ties_the_better_family_is_not_kept(gen, monkeypatch):
+    con, _ = gen
+    _blend_at_half(monkeypatch, better=False)
+    out = models.train(con, "user-active", family="auto", budget=1)
+    assert out["family"] in ("dfs", "rdl")
+
+
+def test_a_regression_blend_is_the_weighted_mean_of_its_members(gen, monkeypatch):
+    con, path = gen
+    _blend_at_half(monkeypatch, better=True)
+    out = models.train(con, "user-spend", family="auto", budget=1)
+    assert out["family"] == "blend" and out["config"]["pooling"] == "mean"
+    task, _, _, model = models.active_model(con, "user-spend")
+    rows = models.split_rows(con, task, "val")
+    parts = [model.members[m].predict(con, task, rows) for m in blend.MEMBERS]
+    assert model.predict(con, task, rows) == pytest.approx((parts[0] + parts[1]) / 2)
+    assert out["val"]["mae"] == pytest.approx(
+        metrics.evaluate("regression", rows.label, (parts[0] + parts[1]) / 2)["mae"])
+    # the members' bank rows hold their own validation scores
+    banked = dict(con.execute("SELECT family, val_metric FROM relatron.bank WHERE task = "
+                              "'user-spend'").fetchall())
+    assert banked == {m: pytest.approx(metrics.evaluate("regression", rows.label, p)["mae"])
+                      for m, p in zip(blend.MEMBERS, parts)}
+
+
+def test_multiclass_tasks_are_not_blended():
+    assert models._Both.blend(None, _Task("multiclass", True), {}, None) is None
+
+
+def test_bank_prior_notes_of_a_blend_are_not_marked_not_kept():
+    notes = ["dfs: the bank configuration of x was skipped", "rdl: the bank configuration of y"
+             " was skipped"]
+    assert models._prior_warnings(notes, "blend", True) == notes
+    assert models._prior_warnings(notes, "dfs", True) == [
+        notes[0], notes[1].replace("rdl: ", "rdl (not kept): ")]
+
+
+def test_the_leakage_warning_is_said_within_each_member_of_a_blend(gen):
+    """One DFS feature holds 90% of DFS's importance but, at DFS weight 0.5, under half of
+    the blend's: it is still warned of."""
+    con, _ = gen
+    out = models.train(con, "user-active", family="auto", budget=1)
+    assert out["family"] == "blend"
+    version = out["version"]
+    con.execute("UPDATE relatron.features SET importance = CASE WHEN feature LIKE 'rdl: %' THEN "
+                "0.5 / (SELECT COUNT(*) FROM relatron.features WHERE feature LIKE 'rdl: %') "
+                "ELSE 0.05 / (SELECT COUNT(*) - 1 FROM relatron.features WHERE feature LIKE "
+                "'dfs: %') END WHERE name = 'user-active' AND version = ?", [version])
+    top = con.execute("SELECT MIN(feature) FROM relatron.features WHERE feature LIKE 'dfs: %'"
+                      ).fetchall()[0][0]
+    con.execute("UPDATE relatron.features SET importance = 0.45 WHERE feature = ?", [top])
+    explained = {e["feature"]: e for e in models.explain(con, "user-active")}
+    assert explained[top]["share"] == pytest.approx(0.45)
+    assert explained[top]["warning"] == "holds most of the importance: check it for leakage"
+    assert [f for f, e in explained.items() if e["warning"]] == [top]
