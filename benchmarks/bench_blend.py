@@ -73,8 +73,7 @@ def main(argv=None) -> int:
             y_val = preds["dfs"]["val"][0]
             weight, by_weight = blend.choose_weight(task, y_val, preds["dfs"]["val"][1],
                                                     preds["rdl"]["val"][1])
-            kept = weight not in (0.0, 1.0) and task.better(by_weight[weight],
-                                                            single[pick]["val"])
+            kept = blend.worth_keeping(task, weight, by_weight, single[pick]["val"])
             auto = (_scores(task, {s: (preds["dfs"][s][0], blend.pool(
                 task.kind, weight, preds["dfs"][s][1], preds["rdl"][s][1]))
                 for s in ("val", "test")}) if kept else single[pick])

@@ -47,6 +47,12 @@ def choose_weight(task, label: np.ndarray, first: np.ndarray, second: np.ndarray
     return best, scores
 
 
+def worth_keeping(task, weight: float, scores: dict[float, float], best_alone: float) -> bool:
+    """Whether the blend at ``weight`` (from :func:`choose_weight`) is kept: a true blend,
+    strictly better on validation than the better family alone (``best_alone``)."""
+    return weight not in (0.0, 1.0) and task.better(scores[weight], best_alone)
+
+
 class BlendModel:
     def __init__(self, members: dict, weights: dict[str, float], kind: str):
         self.members, self.weights, self.kind = members, weights, kind
@@ -102,7 +108,6 @@ def _features(fits: dict[str, Fitted], weights: dict[str, float]) -> list[dict]:
 class BlendFamily:
     """Loads a stored blend; blends are made by auto mode, not searched on their own."""
     name = "blend"
-    default_budget = 1
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> BlendModel:
         members = {}

@@ -81,5 +81,15 @@ def get(name: str) -> Any:
     return module.FAMILY
 
 
+def trainable(name: str) -> Any:
+    """The family object a caller may train by ``name`` ('auto' aside): any but a blend,
+    which auto mode makes and which loads through :func:`get`."""
+    if name == "blend":
+        raise bad_argument("family", "a blend of DFS and RDL is kept by auto mode when it "
+                           "scores better on validation than either family alone; train "
+                           "with family := 'auto'", [*TRAINABLE, "auto"], TrainError)
+    return get(name)
+
+
 def available() -> list[str]:
     return list(_MODULES)

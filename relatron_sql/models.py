@@ -6,6 +6,7 @@ DuckDB relation may run a UDF twice); pass ``retrain=True`` to train again.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -94,12 +95,7 @@ def choose_family(con, task: Task, family: str) -> tuple[str, dict | None]:
     the decision says why.
     """
     if family != "auto":
-        if family == "blend":
-            raise bad_argument("family", "a blend of DFS and RDL is kept by auto mode when it "
-                               "scores better on validation than either family alone; train "
-                               "with family := 'auto'", [*families.TRAINABLE, "auto"],
-                               TrainError)
-        families.get(family)
+        families.trainable(family)
         return family, None
     installed = [name for name in ("dfs", "rdl") if _importable(name)]
     if not installed:
@@ -156,6 +152,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         raise bad_argument("seed", f"must be from 0 to 2,147,483,647 (it seeds the search and "
                            f"the models), got {seed}", None, TrainError)
     check_device(device)
+    if family != "auto":   # before any work on the data
+        families.trainable(family)
     for split in SPLITS:
         if not task.counts.get(split, {}).get("rows"):
             raise bad_argument("name", f"task {name!r} has no {split} rows; redefine it with "
@@ -581,21 +579,23 @@ def explain(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     # RDL's importances are drops in validation score when a source is permuted, and one that
     # the model does better without is negative: shares are of the positive total, so they lie
     # in [0, 1] and sum to 1, and a negative importance has none
-    total = sum(max(r[1] or 0.0, 0.0) for r in rows) or 1.0
-
-    def member(feature: str) -> str:   # a blend's features are named "dfs: ..." and "rdl: ..."
+    # the leakage warning is judged within each model: a blend's member weights would hide it
+    # (its features are named "dfs: ..." and "rdl: ...")
+    def member(feature: str) -> str:
         return feature.split(": ", 1)[0] if family == "blend" else ""
-    # the leakage warning is said within each model (a blend's member weights would hide it)
-    of_member: dict[str, list[float]] = {}
+    positive = collections.Counter()   # model -> its positive importance
+    counts = collections.Counter()     # model -> its features
     for feature, importance, *_ in rows:
-        of_member.setdefault(member(feature), []).append(max(importance or 0.0, 0.0))
+        positive[member(feature)] += max(importance or 0.0, 0.0)
+        counts[member(feature)] += 1
+    total = sum(positive.values()) or 1.0
     out = []
     for feature, importance, description, sql in rows:
         share = max(importance or 0.0, 0.0) / total
-        own = of_member[member(feature)]
+        own = member(feature)
         # a model of one feature (the baseline's) holds all of it by construction
         warning = ("holds most of the importance: check it for leakage"
-                   if len(own) > 1 and max(importance or 0.0, 0.0) > 0.5 * (sum(own) or 1.0)
+                   if counts[own] > 1 and max(importance or 0.0, 0.0) > 0.5 * positive[own]
                    else None)
         out.append({"feature": feature, "importance": importance, "share": share,
                     "description": description, "sql": sql, "warning": warning})
@@ -743,7 +743,7 @@ class _Both:
                         "NaN or infinite", task.name)
             return None
         weight, scores = blend.choose_weight(task, rows.label, *preds)
-        if weight in (0.0, 1.0) or not task.better(scores[weight], best.val_metric):
+        if not blend.worth_keeping(task, weight, scores, best.val_metric):
             return None
         mixed = blend.blended(task, fits, weight, scores[weight], scores)
         mixed.extra["member_val"] = dict(zip(blend.MEMBERS, preds))
