@@ -196,6 +196,14 @@ def _why(result: dict) -> str:
     return "family asked for" if not decision else "routed"
 
 
+def _family_shown(result: dict) -> str:
+    """The family kept; a blend with its members' weights, as ``blend (dfs 0.75, rdl 0.25)``."""
+    weights = (result.get("config") or {}).get("weights") if result["family"] == "blend" else None
+    if not weights:
+        return result["family"]
+    return f"blend ({', '.join(f'{m} {float(w):g}' for m, w in weights.items())})"
+
+
 def _metric(scores: dict, metric: str):
     value = (scores or {}).get(metric)
     return None if value is None else round(float(value), 4)
@@ -249,12 +257,12 @@ def run_demo(con, dataset: str, data: str | None, family: str = "auto",
         if progress is not None and hasattr(progress, "finish"):
             progress.finish()
         metric = result["metric"]
-        rows.append({"task": name, "family": result["family"], "why": _why(result),
+        rows.append({"task": name, "family": _family_shown(result), "why": _why(result),
                      "metric": metric, "val": _metric(result["val"], metric),
                      "test": _metric(result["test"], metric),
                      "baseline": _metric(baseline, metric),
                      "predictions": written, "seconds": round(time.perf_counter() - t0, 1)})
-        say(f"{name}: {result['family']}, test {metric} {rows[-1]['test']} "
+        say(f"{name}: {rows[-1]['family']}, test {metric} {rows[-1]['test']} "
             f"({rows[-1]['seconds']} s)")
     say(f"done in {time.perf_counter() - started:.0f} s")
     return rows

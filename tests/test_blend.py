@@ -77,6 +77,9 @@ def test_auto_mode_keeps_a_blend_that_beats_both_families_on_validation(gen):
     val_by_weight = config["val_by_weight"]
     assert out["val"]["auroc"] == pytest.approx(val_by_weight[f"{w['dfs']:.2f}"])
     assert out["val"]["auroc"] > max(val_by_weight["0.00"], val_by_weight["1.00"])
+    # the demo's summary row names the blend with its weights
+    from relatron_sql import cli
+    assert cli._family_shown(out) == f"blend (dfs {w['dfs']:g}, rdl {w['rdl']:g})"
 
     # both members are banked under their own families, with their own scores
     rows = con.execute("SELECT family, val_metric FROM relatron.bank WHERE task = "
