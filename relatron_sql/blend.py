@@ -53,6 +53,12 @@ def worth_keeping(task, weight: float, scores: dict[float, float], best_alone: f
     return weight not in (0.0, 1.0) and task.better(scores[weight], best_alone)
 
 
+def weights_of(family: str, config: dict | None) -> dict[str, float] | None:
+    """A kept blend's member weights, from its stored config; None for any other family."""
+    weights = (config or {}).get("weights") if family == "blend" else None
+    return {m: float(w) for m, w in weights.items()} if isinstance(weights, dict) else None
+
+
 class BlendModel:
     def __init__(self, members: dict, weights: dict[str, float], kind: str):
         self.members, self.weights, self.kind = members, weights, kind

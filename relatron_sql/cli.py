@@ -198,10 +198,11 @@ def _why(result: dict) -> str:
 
 def _family_shown(result: dict) -> str:
     """The family kept; a blend with its members' weights, as ``blend (dfs 0.75, rdl 0.25)``."""
-    weights = (result.get("config") or {}).get("weights") if result["family"] == "blend" else None
+    from .blend import weights_of
+    weights = weights_of(result["family"], result.get("config"))
     if not weights:
         return result["family"]
-    return f"blend ({', '.join(f'{m} {float(w):g}' for m, w in weights.items())})"
+    return f"blend ({', '.join(f'{m} {w:g}' for m, w in weights.items())})"
 
 
 def _metric(scores: dict, metric: str):

@@ -92,10 +92,10 @@ def choose_family(con, task: Task, family: str) -> tuple[str, dict | None]:
 
     ``auto`` routes among the families that are installed: with none beyond the baseline it
     takes the baseline, and a routed family that is not installed gives way to one that is;
-    the decision says why.
+    the decision says why. A named family is returned as it is: :func:`train` has checked it
+    (``families.trainable``) before any work on the data.
     """
     if family != "auto":
-        families.trainable(family)
         return family, None
     installed = [name for name in ("dfs", "rdl") if _importable(name)]
     if not installed:

@@ -17,6 +17,7 @@ import pathlib
 import numpy as np
 
 from . import models
+from .blend import weights_of
 from .errors import interval_text
 from .task import load_task
 
@@ -268,10 +269,10 @@ def _summary(data: dict) -> str:
 
 def _weights(model: dict) -> str:
     """A blend's members and their weights (`` (DFS weight 0.7, RDL weight 0.3)``), else ''."""
-    weights = model["config"].get("weights") if model["family"] == "blend" else None
-    if not isinstance(weights, dict):
+    weights = weights_of(model["family"], model["config"])
+    if not weights:
         return ""
-    return " (" + ", ".join(f"{m.upper()} weight {float(w):g}" for m, w in weights.items()) + ")"
+    return " (" + ", ".join(f"{m.upper()} weight {w:g}" for m, w in weights.items()) + ")"
 
 
 def _routing(data: dict) -> str:
