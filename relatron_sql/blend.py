@@ -114,6 +114,7 @@ def _features(fits: dict[str, Fitted], weights: dict[str, float]) -> list[dict]:
 class BlendFamily:
     """Loads a stored blend; blends are made by auto mode, not searched on their own."""
     name = "blend"
+    members = MEMBERS
 
     def load(self, config: dict, artifacts: dict[str, bytes]) -> BlendModel:
         members = {}

@@ -200,7 +200,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
             progress("evaluating")
         splits = {split: split_rows(con, task, split) for split in ("val", "test")}
         # each model scores each split once: a blend's members are scored for the blend and
-        # for the bank (the blend step has scored validation already)
+        # for the bank, and when both families were searched, the blend step has scored each
+        # on validation already, blend kept or not
         scored = {(m, "val"): p for m, p in fitted.extra.pop("member_val", {}).items()}
 
         def predictions(key: str, model, split: str) -> np.ndarray:
@@ -384,14 +385,7 @@ def active_model(con, name: str, load: bool = True, task_rows: bool = True):
     if not load:
         return task, int(version), family, None
     check_entity_table(con, task, task_rows)
-    try:
-        loader = families.get(family)
-    except TrainError as e:  # trained where other families or their libraries were installed
-        reason = (str(e).split(" is not available ", 1)[1] if " is not available " in str(e)
-                  else "(this version does not know it)")
-        raise bad_argument("name", f"the model of task {name!r} (version {version}) is a "
-                           f"{family} model, and {family} is not available here {reason}; "
-                           "install it, or retrain with another family", None, TrainError) from None
+    loader = _loader(name, version, family)
     artifacts = {part: bytes(payload) for part, payload in con.execute(
         "SELECT part, payload FROM relatron.artifacts WHERE name = ? AND version = ?",
         [name, version]).fetchall()}
@@ -410,6 +404,26 @@ def active_model(con, name: str, load: bool = True, task_rows: bool = True):
                            f"relatron_train({name!r}, retrain := true)", None,
                            TrainError) from None
     return task, int(version), family, model
+
+
+def _loader(name: str, version: int, family: str):
+    """The family that loads a stored model, and those of a blend's members: a model trained
+    where other families or their libraries were installed is named as such."""
+    def get(needed: str, what: str):
+        try:
+            return families.get(needed)
+        except TrainError as e:
+            reason = (str(e).split(" is not available ", 1)[1] if " is not available " in str(e)
+                      else "(this version does not know it)")
+            raise bad_argument("name", f"the model of task {name!r} (version {version}) is "
+                               f"{what}, and {needed} is not available here {reason}; install "
+                               "it, or retrain with another family", None, TrainError) from None
+
+    loader = get(family, f"a {family} model")
+    members = getattr(loader, "members", ())
+    for member in members:
+        get(member, f"a {family} of {' and '.join(members)}")
+    return loader
 
 
 def _no_active_model(con, name: str) -> Exception:
@@ -707,15 +721,17 @@ class _Both:
             if best is None or task.better(fitted.val_metric, best.val_metric):
                 best = fitted
         options.progress("blend: scoring both families' models on the validation split")
-        mixed = self.blend(con, task, fits, best)
+        mixed, member_val = self.blend(con, task, fits, best)
         if mixed is not None:
             # both members go to the bank under their own families, with their own scores
             mixed.extra = {**mixed.extra, "family": "blend", "not_kept": dict(fits),
+                           "member_val": member_val,
                            "warnings": [w for ws in warnings.values() for w in ws]}
             options.trial_log.family = "blend"
             return mixed
         kept = best.extra["family"]
         best.extra["not_kept"] = {name: f for name, f in fits.items() if name != kept}
+        best.extra["member_val"] = member_val   # not scored twice
         options.trial_log.family = kept
         # a family's warnings start with its name; the other family's model is not returned
         best.extra["warnings"] = [w if name == kept else
@@ -724,27 +740,27 @@ class _Both:
         return best
 
     @staticmethod
-    def blend(con, task: Task, fits: dict, best) -> Fitted | None:
+    def blend(con, task: Task, fits: dict, best) -> tuple[Fitted | None, dict]:
         """The blend of the two families' models with the best validation score, where it is
-        strictly better than the better family alone; None otherwise, and for multiclass tasks
-        (whose models predict a class)."""
+        strictly better than the better family alone (None otherwise, and for multiclass tasks,
+        whose models predict a class); with each family's validation predictions, where both
+        scored."""
         from . import blend
         if task.kind == "multiclass":
-            return None
+            return None, {}
         rows = split_rows(con, task, "val")
         try:
             preds = [fits[m].model.predict(con, task, rows) for m in blend.MEMBERS]
         except (duckdb.Error, TrainError, ValueError, RuntimeError) as e:
             log.warning("%s: no blend of DFS and RDL: a model could not score the validation "
                         "rows: %s", task.name, e)
-            return None
+            return None, {}
+        member_val = dict(zip(blend.MEMBERS, preds))
         if not all(np.isfinite(p).all() for p in preds):
             log.warning("%s: no blend of DFS and RDL: a model scored some validation rows as "
                         "NaN or infinite", task.name)
-            return None
+            return None, member_val
         weight, scores = blend.choose_weight(task, rows.label, *preds)
         if not blend.worth_keeping(task, weight, scores, best.val_metric):
-            return None
-        mixed = blend.blended(task, fits, weight, scores[weight], scores)
-        mixed.extra["member_val"] = dict(zip(blend.MEMBERS, preds))
-        return mixed
+            return None, member_val
+        return blend.blended(task, fits, weight, scores[weight], scores), member_val

@@ -13,6 +13,7 @@ from relatron_sql.errors import TrainError
 from relatron_sql.route import router, signals
 from relatron_sql.task import Task
 from relatron_sql.testing import make_database
+from snapshot import snapshot
 
 
 def test_binary_pooling_is_on_the_log_odds_scale():
@@ -126,6 +127,23 @@ def test_auto_mode_keeps_a_blend_that_beats_both_families_on_validation(gen):
         # fresh predictions at an anchor time go through both members
         n = models.predict(con2, "user-active", anchor_time=task.test_timestamp)
         assert n > 0
+        # where a member's libraries are missing, the error names the task and the member
+        from relatron_sql import families
+        real = families.importlib.import_module
+
+        def without_torch(module):
+            if module == "relatron_sql.rdl.family":
+                raise ModuleNotFoundError("No module named 'torch'")
+            return real(module)
+        before = snapshot(con2)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(families.importlib, "import_module", without_torch)
+            with pytest.raises(TrainError, match=r"argument 'name': the model of task "
+                               r"'user-active' \(version 1\) is a blend of dfs and rdl, and "
+                               r"rdl is not available here \(No module named 'torch'\); "
+                               r"install it"):
+                models.predict(con2, "user-active", anchor_time=task.test_timestamp)
+        assert snapshot(con2) == before
     finally:
         con2.close()
 
@@ -135,9 +153,24 @@ def test_no_blend_when_it_does_not_beat_the_better_family(gen, monkeypatch):
     con, _ = gen
     monkeypatch.setattr(blend, "choose_weight", lambda task, label, first, second: (
         1.0, {w: 0.5 for w in blend.GRID}))
+    from relatron_sql.dfs.family import DfsModel
+    from relatron_sql.rdl.train import RDLModel
+    scored = []
+    for cls in (DfsModel, RDLModel):
+        def counting(self, con_, task, rows, _real=cls.predict, _name=cls.__name__):
+            scored.append((_name, tuple(rows.entity_id), tuple(rows.anchor_time)))
+            return _real(self, con_, task, rows)
+        monkeypatch.setattr(cls, "predict", counting)
     out = models.train(con, "user-active", family="auto", budget=1)
     assert out["family"] in ("dfs", "rdl")
     assert con.execute("SELECT family FROM relatron.models").fetchall() == [(out["family"],)]
+    # each family's model scores each split once: the blend step's validation scores are
+    # those reported (kept model) and banked (the other)
+    task = models.load_task(con, "user-active")
+    for split in ("val", "test"):
+        rows = models.split_rows(con, task, split)
+        key = (tuple(rows.entity_id), tuple(rows.anchor_time))
+        assert sorted(n for n, *k in scored if tuple(k) == key) == ["DfsModel", "RDLModel"]
 
 
 def test_a_member_that_cannot_score_validation_means_no_blend(gen, monkeypatch, caplog):
@@ -209,7 +242,7 @@ def test_a_regression_blend_is_the_weighted_mean_of_its_members(gen, monkeypatch
 
 
 def test_multiclass_tasks_are_not_blended():
-    assert models._Both.blend(None, _Task("multiclass", True), {}, None) is None
+    assert models._Both.blend(None, _Task("multiclass", True), {}, None) == (None, {})
 
 
 def test_bank_prior_notes_of_a_blend_are_not_marked_not_kept():

@@ -537,7 +537,7 @@ def test_an_auto_training_over_both_families_banks_both_so_routing_learns_here(g
     sig = {**{k: 0.5 for k in signals.KEYS}, "metric": "auroc"}
     monkeypatch.setattr(router, "route", lambda con, name, **kw: {
         "task": name, "family": "both", "probability": 0.5, "reason": "test", "signals": sig})
-    monkeypatch.setattr(models._Both, "blend", staticmethod(lambda *a: None))
+    monkeypatch.setattr(models._Both, "blend", staticmethod(lambda *a: (None, {})))
     out = models.train(gen, "user-active", family="auto", budget=1)
     rows = _bank_rows_of(gen, "user-active")
     assert sorted(r[0] for r in rows) == ["dfs", "rdl"]
