@@ -185,6 +185,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
     trial_log = _TrialLog(con, name, run_id, chosen, getattr(progress, "on_trial", None))
+    trial_log.clear_abandoned()
     options = FitOptions(budget=budget, seed=seed, device=device, time_budget=time_budget,
                          trial_log=trial_log, progress=progress or (lambda message: None),
                          priors=priors.get(chosen, []))
@@ -232,7 +233,7 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
         register = functools.partial(_register, task=task, family=chosen, fitted=kept,
                                      scores=scores, seed=seed, fingerprint=fingerprint,
                                      seconds=seconds, decision=decision, call=call,
-                                     not_kept=not_kept)
+                                     not_kept=not_kept, run_id=run_id)
         fitted.extra["warnings"] = [*_prior_warnings(prior_notes, chosen, isinstance(fam, _Both)),
                                     *fitted.extra.get("warnings", ())]
         warnings = list(fitted.extra["warnings"])
@@ -248,6 +249,8 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
     except BaseException:
         trial_log.discard()
         raise
+    finally:
+        trial_log.close()
 
     def commit(con2) -> dict:
         with registry.transaction(con2) as cur:
@@ -257,15 +260,39 @@ def train(con: duckdb.DuckDBPyConnection, name: str, family: str = "auto",
 
 
 class _TrialLog:
-    """Writes each trial or epoch to ``relatron.trials`` at once, so others can watch."""
+    """Writes each trial or epoch to ``relatron.trials`` at once, so others can watch.
+
+    A run's rows stay when it registers a model (``relatron.models.run_id`` names the run) and
+    go when it fails or is interrupted. A process killed outright leaves them: they are cleared
+    when the task is next trained (:meth:`clear_abandoned`).
+    """
+
+    #: runs of this process that may have rows in ``relatron.trials`` and no model yet (no
+    #: other process can write to a database file this one has open). A run joins before its
+    #: first row is written, and :meth:`clear_abandoned` reads it under the registry's lock,
+    #: which every row's writer holds, so it never removes a running search's rows.
+    _live: set[str] = set()
 
     def __init__(self, con, name: str, run_id: str, family: str, watch=None):
         self.con, self.name, self.run_id, self.family = con, name, run_id, family
         self.watch = watch   # told of every row written (a progress line)
 
+    def clear_abandoned(self) -> None:
+        """Remove the task's rows of runs that registered no model and are not running here."""
+        with registry.transaction(self.con) as cur:
+            cur.execute("DELETE FROM relatron.trials WHERE name = ? AND NOT list_contains("
+                        "?::VARCHAR[], run_id) AND run_id NOT IN (SELECT run_id FROM "
+                        "relatron.models WHERE name = ? AND run_id IS NOT NULL)",
+                        [self.name, sorted(_TrialLog._live), self.name])
+
+    def close(self) -> None:
+        """The run is over: its rows are with its model, gone, or (deferred) taken out."""
+        _TrialLog._live.discard(self.run_id)
+
     def __call__(self, trial: int, epoch: int | None = None, config: dict | None = None,
                  train_loss: float | None = None, val_metric: float | None = None,
                  seconds: float | None = None, family: str | None = None) -> None:
+        _TrialLog._live.add(self.run_id)
         with registry.transaction(self.con) as cur:
             cur.execute("INSERT INTO relatron.trials (name, run_id, family, trial, epoch, config,"
                         " train_loss, val_metric, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -317,7 +344,7 @@ def _same_call(con, name: str, call: dict, fingerprint: str) -> dict | None:
 
 
 def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint, seconds,
-              decision, call, not_kept=()) -> int:
+              decision, call, run_id, not_kept=()) -> int:
     with registry.transaction(con) as cur:
         version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM relatron.models "
                               "WHERE name = ?", [task.name]).fetchall()[0][0]
@@ -325,12 +352,12 @@ def _register(con, *, task: Task, family: str, fitted, scores, seed, fingerprint
         stored = {"metric": task.metric, "val": scores["val"], "test": scores["test"],
                   "call": call, "warnings": list(fitted.extra.get("warnings", ()))}
         cur.execute("INSERT INTO relatron.models (name, version, active, family, config, metrics,"
-                    " seed, data_fingerprint, library_versions, seconds, status, route) VALUES "
-                    "(?, ?, true, ?, ?, ?, ?, ?, ?, ?, 'ready', ?)",
+                    " seed, data_fingerprint, library_versions, seconds, status, route, run_id) "
+                    "VALUES (?, ?, true, ?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?)",
                     [task.name, version, family, registry.to_json(fitted.config),
                      registry.to_json(stored), seed, fingerprint,
                      registry.to_json(library_versions()), seconds,
-                     None if decision is None else registry.to_json(decision)])
+                     None if decision is None else registry.to_json(decision), run_id])
         for part, (fmt, payload) in fitted.artifacts.items():
             cur.execute("INSERT INTO relatron.artifacts VALUES (?, ?, ?, ?, ?)",
                         [task.name, version, part, fmt, payload])

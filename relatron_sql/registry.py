@@ -63,6 +63,7 @@ DDL = (
         status VARCHAR,
         error VARCHAR,
         route VARCHAR,
+        run_id VARCHAR,              -- its run's rows in relatron.trials
         PRIMARY KEY (name, version))""",
     """CREATE TABLE IF NOT EXISTS relatron.artifacts (
         name VARCHAR NOT NULL,
@@ -123,14 +124,31 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 #: columns added to registry tables after they were first created; a registry made before
 #: gets them when it is next opened for writing
-ADDED_COLUMNS = (("tasks", "exclude", "VARCHAR"),)
+ADDED_COLUMNS = (("tasks", "exclude", "VARCHAR"), ("models", "run_id", "VARCHAR"))
+
+#: filling a column added to a registry that predates it, where its rows can tell: a model's
+#: run is the last one of its task that wrote trials before the model was registered
+_BACKFILL = {("models", "run_id"): """UPDATE relatron.models AS m SET run_id = (
+    SELECT t.run_id FROM relatron.trials AS t WHERE t.name = m.name AND t.created_at <= m.created_at
+    GROUP BY t.run_id ORDER BY MAX(t.created_at) DESC LIMIT 1)"""}
 
 
 def _create(cur: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         cur.execute(statement)
+    have = _columns(cur)
     for table, column, dtype in ADDED_COLUMNS:
-        cur.execute(f"ALTER TABLE relatron.{table} ADD COLUMN IF NOT EXISTS {column} {dtype}")
+        if (table, column) not in have:
+            cur.execute(f"ALTER TABLE relatron.{table} ADD COLUMN {column} {dtype}")
+            if (table, column) in _BACKFILL:
+                cur.execute(_BACKFILL[(table, column)])
+
+
+def _columns(cur: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(table, column) of every registry column in the current database."""
+    return {(t, c) for t, c in cur.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+        "current_database() AND schema_name = 'relatron'").fetchall()}
 
 
 def _outdated(cur: duckdb.DuckDBPyConnection) -> bool:
@@ -139,9 +157,7 @@ def _outdated(cur: duckdb.DuckDBPyConnection) -> bool:
                          "current_database() AND schema_name = 'relatron'").fetchall()[0][0]
     if tables < len(DDL) - 1:   # DDL[0] creates the schema
         return True
-    have = {(t, c) for t, c in cur.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
-        "current_database() AND schema_name = 'relatron'").fetchall()}
+    have = _columns(cur)
     return any((t, c) not in have for t, c, _ in ADDED_COLUMNS)
 
 
