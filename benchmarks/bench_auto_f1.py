@@ -3,7 +3,7 @@
 Trains each RelBench task three ways in one run, seed 0, default budgets: family 'dfs',
 family 'rdl' and 'auto' (route, then search as routed; where both families are searched, auto
 keeps one of them or a blend of the two), and prints the test metrics.
-Usage: .venv/bin/python benchmarks/bench_auto_f1.py [F1_DIR]
+Usage: .venv/bin/python benchmarks/bench_auto_f1.py [F1_DIR] [TASK,TASK]
 """
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ DATA = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else
 def main() -> None:
     con = relatron_sql.connect(":memory:")
     relatron_sql.load(con, "ergast_f1", str(DATA))
-    for name in ("driver-dnf", "driver-top3", "driver-position"):
+    names = sys.argv[2].split(",") if len(sys.argv) > 2 else ("driver-dnf", "driver-top3",
+                                                              "driver-position")
+    for name in names:
         row = {}
         for family in ("dfs", "rdl", "auto"):
             t0 = time.perf_counter()

@@ -28,8 +28,10 @@ MAX_FEATURES = 300
 
 
 class DfsModel:
-    def __init__(self, plan: FeaturePlan, info: dict, booster: lgb.Booster, kind: str):
+    def __init__(self, plan: FeaturePlan, info: dict, booster: lgb.Booster, kind: str,
+                 offset: "Offset | None" = None):
         self.plan, self.info, self.booster, self.kind = plan, info, booster, kind
+        self.offset = offset   # where a regression booster starts, when it was fitted so
 
     def features(self, con, rows: Rows) -> np.ndarray:
         return feature_matrix(con, self.plan, self.info, rows.anchor_time, rows.entity_id)
@@ -37,11 +39,55 @@ class DfsModel:
     def predict(self, con, task: Task, rows: Rows) -> np.ndarray:
         if len(rows) == 0:
             return np.array([])
-        return lightgbm_model.predict_booster(self.booster, self.kind, self.features(con, rows))
+        offset = None if self.offset is None else self.offset.values(con, self.info, rows)
+        return lightgbm_model.predict_booster(self.booster, self.kind, self.features(con, rows),
+                                              offset)
 
     def entity_time_column(self, task: Task) -> tuple[bool, str | None]:
         """(known, the time column the model dates its entity rows by): its feature plan's."""
         return True, self.plan.entity_time
+
+
+class Offset:
+    """Where a regression booster starts for a row: the entity's last known label (of an
+    earlier anchor whose window had closed), else the mean of its known labels, else the
+    training mean. Read by the label-history features' own query, so it is as point-in-time
+    as they are."""
+
+    def __init__(self, plan: FeaturePlan, fallback: float):
+        self.plan, self.fallback = plan, float(fallback)   # plan: the "last" and "mean" features
+
+    @classmethod
+    def of(cls, plan: FeaturePlan, y_train: np.ndarray) -> "Offset | None":
+        """The offset of ``plan``'s label history, or None when it has none."""
+        named = {(f["agg"], f["window"] is None): f["name"] for f in plan.features
+                 if f["group"] == "history"}
+        if ("last", True) not in named or ("mean", True) not in named:
+            return None
+        return cls(plan.subset([named[("last", True)], named[("mean", True)]]),
+                   float(np.mean(y_train)))
+
+    def from_matrix(self, full: FeaturePlan, X: np.ndarray) -> np.ndarray:
+        """The offsets of rows whose features of ``full`` (a plan holding ours) are ``X``."""
+        names = [f["name"] for f in full.features]
+        return self._combine(X[:, [names.index(f["name"]) for f in self.plan.features]])
+
+    def values(self, con, info: dict, rows: Rows) -> np.ndarray:
+        return self._combine(feature_matrix(con, self.plan, info, rows.anchor_time,
+                                            rows.entity_id))
+
+    def _combine(self, X: np.ndarray) -> np.ndarray:
+        order = [f["agg"] for f in self.plan.features]
+        last, mean = X[:, order.index("last")], X[:, order.index("mean")]
+        return np.where(np.isnan(last), np.where(np.isnan(mean), self.fallback, mean), last)
+
+    def to_json(self) -> dict:
+        return {"plan": self.plan.to_json(), "fallback": self.fallback}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "Offset | None":
+        return None if data is None else cls(FeaturePlan.from_json(data["plan"]),
+                                             data["fallback"])
 
 
 def _split(con, task: Task, split: str) -> Rows:
@@ -101,6 +147,9 @@ class DfsFamily:
         X = feature_matrix(con, plan, info, np.concatenate([train.anchor_time, val.anchor_time]),
                            np.concatenate([train.entity_id, val.entity_id]))
         X_train, X_val = X[:len(train)], X[len(train):]
+        offset = Offset.of(plan, train.label) if task.kind == "regression" else None
+        offsets = None if offset is None else (offset.from_matrix(plan, X_train),
+                                               offset.from_matrix(plan, X_val))
         matrix_seconds = time.perf_counter() - started
         keep = _informative(X_train)
         names = [f["name"] for f, k in zip(plan.features, keep) if k]
@@ -131,12 +180,14 @@ class DfsFamily:
 
         booster, params, score = lightgbm_model.search(
             task.kind, task.num_classes, X_train, train.label, X_val, val.label, options.budget,
-            options.seed, remaining, log_trial, options.progress, priors)
+            options.seed, remaining, log_trial, options.progress, priors, offsets)
+        if params.get("offset") != "history":
+            offset = None
         planned = lightgbm_model.planned_trials(options.budget, priors, task.kind)
         warnings = ([f"dfs: the time budget allowed {len(trials)} of {planned} trials"]
                     if len(trials) < planned else [])
         plan = plan.subset(names)
-        model = DfsModel(plan, info, booster, task.kind)
+        model = DfsModel(plan, info, booster, task.kind, offset)
         gains = booster.feature_importance("gain")
         features = [{"feature": f["name"], "importance": float(g),
                      "description": f["description"], "sql": feature_sql(plan, info, f["name"])}
@@ -146,7 +197,8 @@ class DfsFamily:
                   "matrix_seconds": round(matrix_seconds, 2)}
         artifacts = {"model": ("lightgbm-text", booster.model_to_string(
                          num_iteration=booster.best_iteration or None).encode()),
-                     "plan": ("json", json.dumps({"plan": plan.to_json(), "info": info},
+                     "plan": ("json", json.dumps({"plan": plan.to_json(), "info": info,
+                                                  "offset": offset and offset.to_json()},
                                                  default=str).encode())}
         return Fitted(model, config, artifacts, features, score, {"warnings": warnings})
 
@@ -154,7 +206,7 @@ class DfsFamily:
         stored = json.loads(artifacts["plan"])
         booster = lgb.Booster(model_str=artifacts["model"].decode())
         return DfsModel(FeaturePlan.from_json(stored["plan"]), stored["info"], booster,
-                        config["kind"])
+                        config["kind"], Offset.from_json(stored.get("offset")))
 
 
 FAMILY = DfsFamily()

@@ -4,6 +4,11 @@ after the bank's configurations for similar tasks when there are any.
 Objectives and early-stopping metrics follow the task kind: binary (AUROC), regression (MAE, the
 search also tries L1 / L2 / Huber losses) and multiclass (accuracy). Models are kept as LightGBM
 text; nothing is pickled.
+
+A regression search given an offset per row (the entity's last known label) also tries boosting
+from it (``"offset": "history"``): the trees then learn the change from the offset, where a tree
+alone can only approximate the identity in steps, which costs much on counts that persist from
+one window to the next (benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -37,21 +42,31 @@ def base_params(kind: str, num_classes: int | None, seed: int) -> dict:
     return params
 
 
-def predict_booster(booster: lgb.Booster, kind: str, X: np.ndarray) -> np.ndarray:
+def predict_booster(booster: lgb.Booster, kind: str, X: np.ndarray, offset=None
+                    ) -> np.ndarray:
+    """Predictions; ``offset``: what a regression booster fitted from offsets adds back."""
     raw = booster.predict(X, num_iteration=booster.best_iteration or None)
     if kind == "multiclass":
         return np.argmax(raw, axis=1).astype(float)
-    return np.asarray(raw, dtype=float)
+    raw = np.asarray(raw, dtype=float)
+    return raw if offset is None else raw + offset
 
 
-def fit_one(params: dict, X_train, y_train, X_val, y_val) -> lgb.Booster:
-    train = lgb.Dataset(X_train, y_train, free_raw_data=False)
-    val = lgb.Dataset(X_val, y_val, reference=train, free_raw_data=False)
+#: where a regression booster starts: at LightGBM's own average, or at the given offset
+OFFSETS = ("none", "history")
+
+
+def fit_one(params: dict, X_train, y_train, X_val, y_val, init_train=None, init_val=None
+            ) -> lgb.Booster:
+    """A booster under early stopping on validation; ``init_*``: offsets it boosts from."""
+    params = {k: v for k, v in params.items() if k != "offset"}   # ours, not LightGBM's
+    train = lgb.Dataset(X_train, y_train, init_score=init_train, free_raw_data=False)
+    val = lgb.Dataset(X_val, y_val, init_score=init_val, reference=train, free_raw_data=False)
     return lgb.train(params, train, num_boost_round=MAX_ROUNDS, valid_sets=[val],
                      callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)])
 
 
-def _suggest(trial, kind: str) -> dict:
+def _suggest(trial, kind: str, offsets: bool = False) -> dict:
     p = {"learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
          "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
          "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 5, 200, log=True),
@@ -60,6 +75,8 @@ def _suggest(trial, kind: str) -> dict:
          "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True)}
     if kind == "regression":
         p["objective"] = trial.suggest_categorical("objective", ["l1", "l2", "huber"])
+        if offsets:
+            p["offset"] = trial.suggest_categorical("offset", list(OFFSETS))
     return p
 
 
@@ -87,8 +104,9 @@ def prior_problem(prior) -> str | None:
     return None
 
 
-def prior_params(prior: dict, kind: str) -> dict | None:
-    """A stored configuration clipped into the search space, or None when it cannot be one."""
+def prior_params(prior: dict, kind: str, offsets: bool = False) -> dict | None:
+    """A stored configuration clipped into the search space, or None when it cannot be one
+    (one stored before offsets, or searched without them, starts at LightGBM's average)."""
     if prior_problem(prior) is not None:
         return None
     params = _stored_params(prior)
@@ -99,12 +117,15 @@ def prior_params(prior: dict, kind: str) -> dict | None:
     if kind == "regression":
         out["objective"] = params.get("objective") if params.get("objective") in (
             "l1", "l2", "huber") else "l1"
+        if offsets:
+            out["offset"] = params.get("offset") if params.get("offset") in OFFSETS else "none"
     return out
 
 
-def usable_priors(priors, kind: str) -> list[dict]:
+def usable_priors(priors, kind: str, offsets: bool = False) -> list[dict]:
     """The stored configurations the search can try, clipped into its space; others dropped."""
-    return [p for p in (prior_params(prior, kind) for prior in priors or ()) if p is not None]
+    return [p for p in (prior_params(prior, kind, offsets) for prior in priors or ())
+            if p is not None]
 
 
 def planned_trials(budget: int, priors, kind: str) -> int:
@@ -114,9 +135,10 @@ def planned_trials(budget: int, priors, kind: str) -> int:
 
 def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, budget: int,
            seed: int, time_budget: float | None = None, trial_log=None,
-           progress=None, priors=()) -> tuple[lgb.Booster, dict, float]:
+           progress=None, priors=(), offsets=None) -> tuple[lgb.Booster, dict, float]:
     """Best booster, its parameters and validation metric: the bank's configurations
     (``priors``) first, then ``budget`` Optuna trials starting from the default configuration.
+    ``offsets``: (train, val) arrays a regression booster may start from, or None.
 
     The priors are extra candidates outside the TPE study. Enqueued into it, they took the place
     of its random start-up trials and pulled its density towards them, and the search ended lower
@@ -126,10 +148,13 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     higher = kind != "regression"
+    offsets = offsets if kind == "regression" else None
     defaults = dict(DEFAULT_PARAMS)
     if kind == "regression":
         defaults["objective"] = "l1"
-    seeded = usable_priors(priors, kind)
+        if offsets is not None:
+            defaults["offset"] = "none"
+    seeded = usable_priors(priors, kind, offsets is not None)
     best: dict = {"booster": None, "params": None, "score": None}
     started = time.perf_counter()
     numbers = itertools.count()
@@ -140,9 +165,10 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
         params = {**base_params(kind, num_classes, seed), **sampled}
         if kind == "regression" and params["objective"] != "l1":
             params["metric"] = "l1"
-        booster = fit_one(params, X_train, y_train, X_val, y_val)
-        score = metrics.primary(kind, metrics.evaluate(kind, y_val,
-                                                       predict_booster(booster, kind, X_val)))
+        start = offsets if params.get("offset") == "history" else (None, None)
+        booster = fit_one(params, X_train, y_train, X_val, y_val, *start)
+        predicted = predict_booster(booster, kind, X_val, start[1])
+        score = metrics.primary(kind, metrics.evaluate(kind, y_val, predicted))
         if not np.isfinite(score):
             score = -np.inf if higher else np.inf
         better = best["score"] is None or (score > best["score"] if higher
@@ -172,6 +198,7 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
         if out_of_time():
             study_.stop()
 
-    study.optimize(lambda trial: evaluate(_suggest(trial, kind)), n_trials=budget,
+    study.optimize(lambda trial: evaluate(_suggest(trial, kind, offsets is not None)),
+                   n_trials=budget,
                    callbacks=[stop_when_out_of_time])
     return best["booster"], best["params"], float(best["score"])
