@@ -126,11 +126,14 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 #: gets them when it is next opened for writing
 ADDED_COLUMNS = (("tasks", "exclude", "VARCHAR"), ("models", "run_id", "VARCHAR"))
 
-#: filling a column added to a registry that predates it, where its rows can tell: a model's
-#: run is the last one of its task that wrote trials before the model was registered
-_BACKFILL = {("models", "run_id"): """UPDATE relatron.models AS m SET run_id = (
-    SELECT t.run_id FROM relatron.trials AS t WHERE t.name = m.name AND t.created_at <= m.created_at
-    GROUP BY t.run_id ORDER BY MAX(t.created_at) DESC LIMIT 1)"""}
+#: the run of model ``m`` in a registry from before models named it: the last run of its task
+#: that wrote trials before the model was registered
+RUN_BY_TIME = ("(SELECT t.run_id FROM relatron.trials AS t WHERE t.name = m.name AND "
+               "t.created_at <= m.created_at GROUP BY t.run_id ORDER BY MAX(t.created_at) DESC "
+               "LIMIT 1)")
+
+#: filling a column added to a registry that predates it, where its rows can tell
+_BACKFILL = {("models", "run_id"): f"UPDATE relatron.models AS m SET run_id = {RUN_BY_TIME}"}
 
 
 def _create(cur: duckdb.DuckDBPyConnection) -> None:
@@ -177,14 +180,15 @@ def refuse_read_only(con: duckdb.DuckDBPyConnection, what: str, error: type,
                     + (f"; {advice}" if advice else ""))
 
 
-def added_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
-    """``column`` of registry table ``table`` for a SELECT list, or ``NULL AS column`` where the
-    registry predates it: a file opened read-only is never brought up to date."""
+def added_column(con: duckdb.DuckDBPyConnection, table: str, column: str,
+                 missing: str = "NULL") -> str:
+    """``column`` of registry table ``table`` for a SELECT list, or ``missing AS column`` where
+    the registry predates it: a file opened read-only is never brought up to date."""
     assert (table, column) in {(t, c) for t, c, _ in ADDED_COLUMNS}
     have = con.execute("SELECT COUNT(*) FROM duckdb_columns() WHERE database_name = "
                        "current_database() AND schema_name = 'relatron' AND table_name = ? AND "
                        "column_name = ?", [table, column]).fetchall()[0][0]
-    return column if have else f"NULL AS {column}"
+    return column if have else f"{missing} AS {column}"
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -167,9 +167,11 @@ class Plot:
 
 # -- data ---------------------------------------------------------------------------------
 def _active(con, name: str) -> dict:
+    # a registry opened read-only from before models named their run: found by time
+    run = registry.added_column(con, "models", "run_id", missing=registry.RUN_BY_TIME)
     rows = con.execute("SELECT version, family, config, metrics, route, created_at, seconds, "
-                       "seed, library_versions, " + registry.added_column(con, "models", "run_id")
-                       + " FROM relatron.models WHERE name = ? AND active", [name]).fetchall()
+                       f"seed, library_versions, {run} FROM relatron.models AS m WHERE name = ? "
+                       "AND active", [name]).fetchall()
     if not rows:
         models.active_model(con, name, load=False)   # the clear "no trained model yet" error
     version, family, config, stored, route, created, seconds, seed, libs, run_id = rows[0]
@@ -180,21 +182,11 @@ def _active(con, name: str) -> dict:
 
 
 def _trials(con, name: str, model: dict) -> list[dict]:
-    """Trial rows of the run that produced the active model. A registry from before models
-    named their run, opened read-only and so not brought up to date, gives the last run before
-    the model was registered."""
-    run_id = model["run_id"]
-    if run_id is None:
-        runs = con.execute("SELECT run_id FROM relatron.trials WHERE name = ? AND created_at <= "
-                           "? GROUP BY run_id ORDER BY MAX(created_at) DESC LIMIT 1",
-                           [name, model["created_at"]]).fetchall()
-        if not runs:
-            return []
-        run_id = runs[0][0]
+    """Trial rows of the run that produced the active model."""
     rows = con.execute("SELECT trial, epoch, family, config, train_loss, val_metric, seconds, "
                        "created_at FROM relatron.trials WHERE name = ? AND run_id = ? ORDER BY "
                        "family, trial, epoch NULLS FIRST, created_at",
-                       [name, run_id]).fetchall()
+                       [name, model["run_id"]]).fetchall()
     return [{"trial": r[0], "epoch": r[1], "family": r[2], "config": json.loads(r[3] or "null"),
              "train_loss": r[4], "val_metric": r[5], "seconds": r[6], "created_at": r[7]}
             for r in rows]
