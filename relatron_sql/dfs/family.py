@@ -39,9 +39,10 @@ class DfsModel:
     def predict(self, con, task: Task, rows: Rows) -> np.ndarray:
         if len(rows) == 0:
             return np.array([])
-        offset = None if self.offset is None else self.offset.values(con, self.info, rows)
-        return lightgbm_model.predict_booster(self.booster, self.kind, self.features(con, rows),
-                                              offset)
+        X = self.features(con, rows)
+        offset = None if self.offset is None else self.offset.values(con, self.info, rows,
+                                                                    self.plan, X)
+        return lightgbm_model.predict_booster(self.booster, self.kind, X, offset)
 
     def entity_time_column(self, task: Task) -> tuple[bool, str | None]:
         """(known, the time column the model dates its entity rows by): its feature plan's."""
@@ -72,7 +73,13 @@ class Offset:
         names = [f["name"] for f in full.features]
         return self._combine(X[:, [names.index(f["name"]) for f in self.plan.features]])
 
-    def values(self, con, info: dict, rows: Rows) -> np.ndarray:
+    def values(self, con, info: dict, rows: Rows, full: FeaturePlan | None = None,
+               X: np.ndarray | None = None) -> np.ndarray:
+        """The offsets of ``rows``: read from ``X``, their features of ``full``, where those
+        hold ours, else by the label-history query."""
+        if full is not None and {f["name"] for f in self.plan.features} <= {
+                f["name"] for f in full.features}:
+            return self.from_matrix(full, X)
         return self._combine(feature_matrix(con, self.plan, info, rows.anchor_time,
                                             rows.entity_id))
 
