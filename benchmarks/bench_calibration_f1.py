@@ -16,6 +16,7 @@ import numpy as np
 
 import relatron_sql
 from relatron_sql import metrics, models
+from relatron_sql.report import calibration_bins
 
 DATA = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else
                     pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "f1")
@@ -23,7 +24,7 @@ TASK = sys.argv[2] if len(sys.argv) > 2 else "driver-dnf"
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    which = np.clip(np.digitize(p, np.linspace(0.0, 1.0, bins + 1)[1:-1]), 0, bins - 1)
+    which = calibration_bins(p, bins)
     return float(sum(abs(p[which == b].mean() - y[which == b].mean()) * (which == b).mean()
                      for b in range(bins) if (which == b).any()))
 

@@ -439,12 +439,16 @@ def _features_section(data: dict) -> str:
     return _section("features", "Top features", table, note)
 
 
+def calibration_bins(p: np.ndarray, bins: int = 10) -> np.ndarray:
+    """The bin of each probability among ``bins`` equal-width bins over [0, 1]."""
+    return np.clip(np.digitize(p, np.linspace(0.0, 1.0, bins + 1)[1:-1]), 0, bins - 1)
+
+
 def _calibration(data: dict) -> str:
     y, p = data["labels"], np.clip(data["predicted"], 0.0, 1.0)
     if len(y) == 0:
         return _section("calibration", "Calibration", "<p>No test rows.</p>")
-    edges = np.linspace(0.0, 1.0, 11)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
+    which = calibration_bins(p)
     mean_p, rate, count = [], [], []
     for b in range(10):
         mask = which == b
