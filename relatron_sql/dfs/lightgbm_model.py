@@ -8,7 +8,13 @@ text; nothing is pickled.
 A regression search given an offset per row (the entity's last known label) also tries boosting
 from it (``"offset": "history"``): the trees then learn the change from the offset, where a tree
 alone can only approximate the identity in steps, which costs much on counts that persist from
-one window to the next (benchmarks/RESULTS.md).
+one window to the next (benchmarks/RESULTS.md). The study's first two trials are the default
+configuration without and with the offset, so that even a small budget compares the two.
+
+Huber's threshold (LightGBM's ``alpha``, 0.9 by default, in the label's units) is set from the
+labels: the 90th percentile of their distance from where the booster starts. At 0.9 on counts
+in the hundreds every residual is clipped to 0.9 and each round moves a prediction by at most
+the learning rate times that, so the booster cannot reach the labels in its rounds.
 """
 from __future__ import annotations
 
@@ -54,6 +60,24 @@ def predict_booster(booster: lgb.Booster, kind: str, X: np.ndarray, offset=None
 
 #: where a regression booster starts: at LightGBM's own average, or at the given offset
 OFFSETS = ("none", "history")
+
+
+#: the share of the starting residuals that Huber's loss treats as squared, not absolute
+HUBER_QUANTILE = 0.9
+
+
+def huber_alpha(y_train, init_train=None) -> float:
+    """Huber's threshold for these labels: the ``HUBER_QUANTILE`` of their distance from the
+    start (the offsets when given, else the labels' mean, where LightGBM's Huber starts)."""
+    y = np.asarray(y_train, dtype=float)
+    start = np.mean(y) if init_train is None else np.asarray(init_train, dtype=float)
+    gap = np.abs(y - start)
+    gap = gap[np.isfinite(gap)]
+    alpha = float(np.quantile(gap, HUBER_QUANTILE)) if len(gap) else 0.0
+    if alpha > 0:
+        return alpha
+    positive = gap[gap > 0]   # most labels already at the start: the smallest nonzero gap
+    return float(positive.min()) if len(positive) else 1.0
 
 
 def fit_one(params: dict, X_train, y_train, X_val, y_val, init_train=None, init_val=None
@@ -137,7 +161,8 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
            seed: int, time_budget: float | None = None, trial_log=None,
            progress=None, priors=(), offsets=None) -> tuple[lgb.Booster, dict, float]:
     """Best booster, its parameters and validation metric: the bank's configurations
-    (``priors``) first, then ``budget`` Optuna trials starting from the default configuration.
+    (``priors``) first, then ``budget`` Optuna trials starting from the default configuration
+    (and, given offsets, the same from the offsets).
     ``offsets``: (train, val) arrays a regression booster may start from, or None.
 
     The priors are extra candidates outside the TPE study. Enqueued into it, they took the place
@@ -166,6 +191,8 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
         if kind == "regression" and params["objective"] != "l1":
             params["metric"] = "l1"
         start = offsets if params.get("offset") == "history" else (None, None)
+        if params.get("objective") == "huber":
+            params["alpha"] = huber_alpha(y_train, start[0])
         booster = fit_one(params, X_train, y_train, X_val, y_val, *start)
         predicted = predict_booster(booster, kind, X_val, start[1])
         score = metrics.primary(kind, metrics.evaluate(kind, y_val, predicted))
@@ -193,6 +220,8 @@ def search(kind: str, num_classes: int | None, X_train, y_train, X_val, y_val, b
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(budget // 3, 1)))
     study = optuna.create_study(direction="maximize" if higher else "minimize", sampler=sampler)
     study.enqueue_trial(defaults)
+    if offsets is not None:
+        study.enqueue_trial({**defaults, "offset": "history"})
 
     def stop_when_out_of_time(study_, trial_):
         if out_of_time():

@@ -29,7 +29,10 @@ def test_a_search_given_offsets_tries_them_and_keeps_the_better():
                                              offsets=offsets,
                                              trial_log=lambda **kw: logged.append(kw))
     used = {r["config"]["offset"]: r["val_metric"] for r in logged}
-    assert logged[0]["config"]["offset"] == "none"   # the default configuration first
+    # the default configuration first, then the same from the offsets, whatever the budget
+    assert [r["config"]["offset"] for r in logged[:2]] == ["none", "history"]
+    same = {k: v for k, v in logged[0]["config"].items() if k not in ("offset", "rounds")}
+    assert {k: logged[1]["config"][k] for k in same} == same
     assert set(used) == {"none", "history"}
     # a tree approximates y = last only in steps; from the offset it has little left to learn
     best = {o: min(r["val_metric"] for r in logged if r["config"]["offset"] == o) for o in used}

@@ -84,3 +84,41 @@ def test_a_prior_with_a_value_that_is_not_a_finite_number_is_dropped():
     assert lightgbm_model.prior_problem(good) is None
     assert lightgbm_model.usable_priors([{**good, "lambda_l2": float("nan")}, good],
                                         "binary") == [lightgbm_model.prior_params(good, "binary")]
+
+
+def _large_labels(seed=0, n=1500):
+    """Labels in the hundreds, skewed like counts and amounts."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = np.exp(5 + X[:, 0]) + rng.normal(scale=5, size=n)
+    return X[:1000], y[:1000], X[1000:], y[1000:]
+
+
+def test_huber_threshold_is_set_from_the_labels_scale(monkeypatch):
+    data = _large_labels()
+    real = lightgbm_model._suggest
+    # the second trial is the default configuration with Huber's loss in place of l1
+    monkeypatch.setattr(lightgbm_model, "_suggest", lambda trial, kind, offsets=False: {
+        **real(trial, kind, offsets),
+        **({**lightgbm_model.DEFAULT_PARAMS, "objective": "huber"} if trial.number else {})})
+    logged = []
+    lightgbm_model.search("regression", None, *data, budget=2, seed=0,
+                          trial_log=lambda **kw: logged.append(kw))
+    l1, huber = logged
+    assert (l1["config"]["objective"], huber["config"]["objective"]) == ("l1", "huber")
+    assert "alpha" not in l1["config"]
+    assert huber["config"]["alpha"] == lightgbm_model.huber_alpha(data[1]) > 100
+    # at LightGBM's default threshold (0.9) every residual is clipped and the booster runs out
+    # of rounds far from the labels (validation MAE about 5 times l1's)
+    assert huber["val_metric"] < 1.3 * l1["val_metric"]
+
+
+def test_huber_threshold_measures_from_the_offsets_and_is_never_zero():
+    y = np.array([10.0, 12.0, 14.0, 110.0])
+    assert lightgbm_model.huber_alpha(y) == np.quantile(np.abs(y - y.mean()), 0.9)
+    assert lightgbm_model.huber_alpha(y, init_train=y - 1.0) == 1.0
+    y = np.arange(20.0)
+    start = y.copy()
+    start[0] -= 3.0   # all but one label already at the start: the one gap left
+    assert lightgbm_model.huber_alpha(y, init_train=start) == 3.0
+    assert lightgbm_model.huber_alpha(y, init_train=y) == 1.0   # nothing to learn
