@@ -70,10 +70,8 @@ def huber_alpha(y_train, init_train=None) -> float:
     """Huber's threshold for these labels: the ``HUBER_QUANTILE`` of their distance from the
     start (the offsets when given, else the labels' mean, where LightGBM's Huber starts)."""
     y = np.asarray(y_train, dtype=float)
-    start = np.mean(y) if init_train is None else np.asarray(init_train, dtype=float)
-    gap = np.abs(y - start)
-    gap = gap[np.isfinite(gap)]
-    alpha = float(np.quantile(gap, HUBER_QUANTILE)) if len(gap) else 0.0
+    gap = np.abs(y - (y.mean() if init_train is None else np.asarray(init_train, dtype=float)))
+    alpha = float(np.quantile(gap, HUBER_QUANTILE))
     if alpha > 0:
         return alpha
     positive = gap[gap > 0]   # most labels already at the start: the smallest nonzero gap
